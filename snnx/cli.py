@@ -1,0 +1,126 @@
+"""The ``snnx`` command line: parse arguments and call one stage function each; no logic."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from snnx.errors import SnnxError
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", type=Path, help="YAML config file (every key has a default)")
+    p.add_argument("-o", "--out", type=Path, default=Path("runs/default"), help="run folder (default: runs/default)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, value parsed as YAML (e.g. --set train.epochs=3)")
+    p.add_argument("--data-dir", type=Path, help="folder with the dataset files (else $SNNX_DATA_DIR, ./data)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snnx", description="Spiking networks from PyTorch to Loihi 2.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a float SNN; writes checkpoint, metrics, plots")
+    _add_config_args(p)
+    p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
+
+    p = sub.add_parser("export", help="export to NIR and quantize to Loihi fixed point (model.net)")
+    p.add_argument("run", type=Path, nargs="?", help="run folder with checkpoint.pt")
+    p.add_argument("--target", default="loihi", choices=["loihi"])
+    p.add_argument("--from-nir", type=Path, help="quantize this NIR file instead of a checkpoint")
+    p.add_argument("-o", "--out", type=Path, help="run folder to write (with --from-nir)")
+    p.add_argument("--scale", choices=["max", "percentile"], help="weight scale rule (default: config)")
+    p.add_argument("--percentile", type=float, help="percentile for --scale percentile")
+    p.add_argument("--timesteps", type=int, help="input steps for a NIR graph without snnx metadata")
+
+    p = sub.add_parser("sim", help="bit-accurate fixed-point simulation vs the float model")
+    p.add_argument("run", type=Path)
+    p.add_argument("--backend", choices=["fast", "lava", "both"])
+    p.add_argument("--samples", type=int, help="first N test images (default: all)")
+    p.add_argument("--input", type=Path, help="spikes.npy [samples, T, *input shape] instead of the dataset")
+    p.add_argument("--save-spikes", type=Path, help="write every layer's spikes to this .npz")
+    p.add_argument("--data-dir", type=Path)
+
+    p = sub.add_parser("deploy", help="deployment bundle, core map and energy report")
+    p.add_argument("run", type=Path)
+    p.add_argument("--target", default="loihi2", choices=["loihi2", "nir"])
+    p.add_argument("--run", dest="run_hw", action="store_true", help="run on Loihi 2 hardware (needs lava-loihi)")
+    p.add_argument("--profile", help="energy profile name or JSON file")
+    p.add_argument("--data-dir", type=Path)
+
+    p = sub.add_parser("run", help="train, export, sim and deploy in one go")
+    _add_config_args(p)
+
+    p = sub.add_parser("predict", help="classify one image with the float and the fixed-point model")
+    p.add_argument("run", type=Path)
+    p.add_argument("--image", type=Path, required=True)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", type=Path, help="save input raster and output spikes to this PNG")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("report", help="write RUN/report.html and the plots")
+    p.add_argument("run", type=Path)
+    p.add_argument("--data-dir", type=Path)
+
+    p = sub.add_parser("compare", help="train the same architecture as an ANN and compare")
+    p.add_argument("run", type=Path)
+    p.add_argument("--data-dir", type=Path)
+    return parser
+
+
+def dispatch(args: argparse.Namespace) -> None:
+    cmd = args.command
+    if cmd == "train":
+        from snnx.train.stage import train_command
+
+        train_command(args.config, args.out, args.overrides, args.data_dir, args.resume)
+    elif cmd == "export":
+        from snnx.export.stage import export_command
+
+        export_command(args.run, args.target, args.from_nir, args.out, args.scale, args.percentile, args.timesteps)
+    elif cmd == "sim":
+        from snnx.sim.stage import sim_command
+
+        sim_command(args.run, args.backend, args.samples, args.input, args.save_spikes, args.data_dir)
+    elif cmd == "deploy":
+        from snnx.deploy.stage import deploy_command
+
+        deploy_command(args.run, args.target, args.run_hw, args.profile, args.data_dir)
+    elif cmd == "run":
+        from snnx.pipeline import run_command
+
+        run_command(args.config, args.out, args.overrides, args.data_dir)
+    elif cmd == "predict":
+        from snnx.sim.predict import predict_command
+
+        predict_command(args.run, args.image, args.json, args.plot, args.seed)
+    elif cmd == "report":
+        from snnx.viz.report import report_command
+
+        report_command(args.run, args.data_dir)
+    elif cmd == "compare":
+        from snnx.train.compare import compare_command
+
+        compare_command(args.run, args.data_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        dispatch(args)
+    except SnnxError as exc:
+        if args.debug:
+            raise
+        print(f"snnx: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("snnx: interrupted; finished results were kept", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""The run configuration: dataclasses with defaults, YAML load/dump, ``--set`` overrides.
+
+Every key has a default, so an empty config is a valid run. Unknown keys and values of
+the wrong type or outside their choices raise a one-line :class:`SnnxError`, because a
+silently ignored typo in a config wastes a training run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from snnx.errors import SnnxError
+from snnx.io import write_text
+
+
+def _choices(*values: str, default: str) -> Any:
+    return field(default=default, metadata={"choices": values})
+
+
+@dataclass
+class DataConfig:
+    dataset: str = _choices("mnist", "fashionmnist", default="mnist")
+    dir: str | None = None
+    encoding: str = _choices("rate", "latency", "direct", default="rate")
+    timesteps: int = 25
+    train_subset: int | None = None
+    test_subset: int | None = None
+    gain: float = 1.0  # rate coding: spike probability per step = gain * pixel intensity
+    latency_tau: float = 5.0  # latency coding: RC time constant in steps (snntorch.spikegen.latency)
+
+
+@dataclass
+class NeuronConfig:
+    alpha: float = 0.0  # synaptic current decay; 0 gives a plain LIF
+    beta: float = 0.95  # membrane decay
+    threshold: float = 1.0
+    surrogate: str = _choices("atan", "fast_sigmoid", default="atan")
+    surrogate_slope: float = 2.0
+
+
+@dataclass
+class ModelConfig:
+    kind: str = _choices("fc", "conv", "residual", "attention", default="fc")
+    hidden: list[int] = field(default_factory=lambda: [100])
+    conv: str = "16c5s2-32c3s2"  # conv kind: CxKsS blocks; strided, no pooling (netx has none)
+    bias: bool = True
+    neuron: NeuronConfig = field(default_factory=NeuronConfig)
+    loss: str = _choices("ce_count", "ce_membrane", "mse_count", default="ce_count")
+    stochastic_output: bool = False  # probabilistic output spikes during training
+    heads: int = 4  # attention kind
+    patch: int = 7  # attention kind: square patch size
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2.0e-3
+    optimizer: str = _choices("adam", "adamw", default="adamw")
+    weight_decay: float = 0.0
+    schedule: str = _choices("cosine", "step", "none", default="cosine")
+    step_size: int = 3  # step schedule: epochs between decays
+    gamma: float = 0.5  # step schedule: decay factor
+    qat: bool = True
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass
+class ExportConfig:
+    target: str = _choices("loihi", default="loihi")
+    scale: str = _choices("max", "percentile", default="max")
+    percentile: float = 99.9
+
+
+@dataclass
+class SimConfig:
+    backend: str = _choices("fast", "lava", "both", default="fast")
+    samples: int | None = None
+
+
+@dataclass
+class DeployConfig:
+    target: str = _choices("loihi2", "nir", default="loihi2")
+    energy_profile: str = "loihi1-davies2018"
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
+
+    def __post_init__(self) -> None:
+        _check_values(self)
+
+    # -- serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> RunConfig:
+        return _build(cls, data or {}, prefix="")
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SnnxError(f"config file {path} not found") from None
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", None)
+            where = f" (line {line + 1})" if line is not None else ""
+            raise SnnxError(f"config file {path} is not valid YAML{where}; fix the syntax") from None
+        if raw is not None and not isinstance(raw, dict):
+            raise SnnxError(f"config file {path} must be a mapping of sections (data:, model:, train: ...)")
+        return cls.from_dict(apply_overrides(raw or {}, overrides or []))
+
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+        """Write the resolved config (every default spelled out) plus provenance."""
+        doc = self.to_dict()
+        text = yaml.safe_dump(doc, sort_keys=False)
+        if extra:
+            text += "# provenance (ignored when loading)\n"
+            text += "\n".join("# " + line for line in yaml.safe_dump(extra, sort_keys=False).splitlines())
+            text += "\n"
+        write_text(path, text)
+
+
+def resolve(config_path: str | Path | None, overrides: list[str] | None) -> RunConfig:
+    """Config from a file (or all defaults) with ``section.key=value`` overrides applied."""
+    if config_path is not None:
+        return RunConfig.load(config_path, overrides)
+    return RunConfig.from_dict(apply_overrides({}, overrides or []))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings; values are parsed as YAML (``[256,128]``, ``null``)."""
+    raw = dict(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise SnnxError(f"--set {item!r}: expected section.key=value, e.g. --set train.epochs=3")
+        key, _, text = item.partition("=")
+        try:
+            value = yaml.safe_load(text) if text != "" else None
+        except yaml.YAMLError:
+            raise SnnxError(f"--set {item!r}: the value {text!r} is not valid YAML") from None
+        parts = key.strip().split(".")
+        node = raw
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = {}
+            elif not isinstance(child, dict):
+                raise SnnxError(f"--set {item!r}: {part!r} is not a section")
+            node[part] = child = dict(child)
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0], True
+    return tp, False
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(data, dict):
+        raise SnnxError(f"{where} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise SnnxError(
+            f"unknown config key '{prefix}{unknown[0]}'; valid keys in {where}: {', '.join(names)}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{prefix}{name}", names[name])
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, key: str, fld: dataclasses.Field) -> Any:
+    tp, optional = _unwrap_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise SnnxError(f"config key {key} cannot be null")
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key + ".")
+    if typing.get_origin(tp) is list:
+        (item_tp,) = typing.get_args(tp)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list):
+            raise SnnxError(f"config key {key} must be a list, got {value!r}")
+        return [_scalar(item_tp, v, key) for v in value]
+    out = _scalar(tp, value, key)
+    choices = fld.metadata.get("choices")
+    if choices and out not in choices:
+        raise SnnxError(f"config key {key} = {out!r} is not one of: {', '.join(choices)}")
+    return out
+
+
+def _scalar(tp: Any, value: Any, key: str) -> Any:
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise SnnxError(f"config key {key} must be {tp.__name__}, got {value!r}")
+
+
+def _check_values(cfg: RunConfig) -> None:
+    """Range checks that types cannot express."""
+    d, m, t = cfg.data, cfg.model, cfg.train
+    checks = [
+        (d.timesteps >= 1, "data.timesteps must be >= 1", d.timesteps),
+        (d.train_subset is None or d.train_subset >= 1, "data.train_subset must be >= 1 or null", d.train_subset),
+        (d.test_subset is None or d.test_subset >= 1, "data.test_subset must be >= 1 or null", d.test_subset),
+        (0.0 <= m.neuron.alpha < 1.0, "model.neuron.alpha must be in [0, 1)", m.neuron.alpha),
+        (0.0 <= m.neuron.beta <= 1.0, "model.neuron.beta must be in [0, 1]", m.neuron.beta),
+        (m.neuron.threshold > 0, "model.neuron.threshold must be > 0", m.neuron.threshold),
+        (all(h >= 1 for h in m.hidden), "model.hidden sizes must be >= 1", m.hidden),
+        (t.epochs >= 0, "train.epochs must be >= 0", t.epochs),
+        (t.batch_size >= 1, "train.batch_size must be >= 1", t.batch_size),
+        (t.lr > 0, "train.lr must be > 0", t.lr),
+        (t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]", t.device),
+        (cfg.sim.samples is None or cfg.sim.samples >= 1, "sim.samples must be >= 1 or null", cfg.sim.samples),
+        (0 < cfg.export.percentile <= 100, "export.percentile must be in (0, 100]", cfg.export.percentile),
+    ]
+    for ok, message, value in checks:
+        if not ok:
+            raise SnnxError(f"{message} (got {value!r})")

@@ -1,0 +1,1 @@
+"""Stage 2: torch -> NIR -> LoihiNet (quantized) -> netx HDF5."""

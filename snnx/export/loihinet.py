@@ -1,0 +1,145 @@
+"""LoihiNet: the quantized network, the artifact between export, sim and deploy.
+
+A feed-forward list of layers. Every synapse layer (dense or conv) is followed by a Loihi
+CUBA LIF population whose integer dynamics are (DESIGN §6.3, Lava PyLifModelBitAcc)::
+
+    dec(x, m) = sign(x * m) * (|x * m| >> 12)
+    u = wrap24(dec(u, 4096 - (du + 1)) + (a_in << 6))
+    v = sat23(dec(v, 4096 - dv) + u + (bias << 6))
+    s = v > (vth << 6);  v[s] = 0
+
+``a_in`` is the synapse output of the previous step (one step of latency per synapse layer).
+Shapes follow torch: dense weight (out, in), conv weight (C_out, C_in, kH, kW), conv
+layer shape (C, H, W). ``bias`` is in weight units (netx's ``bias``, bias_exp = 6), one
+value per neuron of the layer (shape == layer shape), or None.
+Bit widths are checked in ``__post_init__`` so an invalid network cannot be built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from snnx import fixedpoint as fp
+from snnx.errors import SnnxError
+
+
+@dataclass
+class InputSpec:
+    """What feeds the first layer: shape without batch/time, and how images become spikes."""
+
+    shape: tuple[int, ...]  # (C, H, W) for images, (N,) for flat input
+    encoding: str = "rate"  # rate | latency | direct | spikes (user-provided)
+    timesteps: int = 25
+    params: dict = field(default_factory=dict)  # encoder parameters (gain, latency_tau, ...)
+
+    def __post_init__(self) -> None:
+        self.shape = tuple(int(s) for s in self.shape)
+
+
+@dataclass
+class LoihiLayer:
+    """One layer: ``dense``/``conv`` (synapses + CUBA LIF neurons) or ``flatten``."""
+
+    kind: str
+    shape: tuple[int, ...]  # output shape of the layer (neurons), torch layout
+    name: str = ""
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    du: int = 4095
+    dv: int = 0
+    vth: int = 1
+    weight_exp: int = 0
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    scale: float = 1.0  # integer weight units per float unit (quantization scale k)
+
+    def __post_init__(self) -> None:
+        self.shape = tuple(int(s) for s in self.shape)
+        self.stride = tuple(int(s) for s in self.stride)
+        self.padding = tuple(int(s) for s in self.padding)
+        self.dilation = tuple(int(s) for s in self.dilation)
+        where = f"layer {self.name or self.kind}"
+        if self.kind not in ("dense", "conv", "flatten"):
+            raise SnnxError(f"{where}: kind {self.kind!r} is not dense, conv or flatten")
+        if self.kind == "flatten":
+            return
+        if self.weight is None:
+            raise SnnxError(f"{where}: a {self.kind} layer needs a weight")
+        self.weight = _as_int(self.weight, where, "weight")
+        expected_ndim = 2 if self.kind == "dense" else 4
+        if self.weight.ndim != expected_ndim:
+            raise SnnxError(f"{where}: {self.kind} weight must have {expected_ndim} dims, got {self.weight.shape}")
+        _check_range(self.weight, -256, 255, where, "weight")
+        if self.bias is not None:
+            self.bias = _as_int(self.bias, where, "bias").reshape(self.shape)
+            _check_range(self.bias, fp.BIAS_MIN, fp.BIAS_MAX, where, "bias")
+        _check_range(np.array([self.du]), 0, fp.DECAY_MAX, where, "du")
+        _check_range(np.array([self.dv]), 0, fp.DECAY_MAX, where, "dv")
+        _check_range(np.array([self.vth]), 0, fp.VTH_MAX, where, "vth")
+
+    @property
+    def is_synapse(self) -> bool:
+        return self.kind in ("dense", "conv")
+
+    @property
+    def num_neurons(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclass
+class LoihiNet:
+    """The quantized feed-forward network and its input spec."""
+
+    input: InputSpec
+    layers: list[LoihiLayer]
+    dt: float = 1e-4  # seconds per step assumed when reading NIR time constants
+    source: str = ""  # where it came from (checkpoint, NIR file, netx file)
+
+    @property
+    def synapse_layers(self) -> list[LoihiLayer]:
+        return [layer for layer in self.layers if layer.is_synapse]
+
+    @property
+    def num_synapse_layers(self) -> int:
+        """L in DESIGN §5: T input steps need T + L simulated steps."""
+        return len(self.synapse_layers)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.synapse_layers[-1].shape
+
+    def save(self, path: str | Path) -> None:
+        from snnx.export.netx import write_netx
+
+        write_netx(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> LoihiNet:
+        from snnx.export.netx import read_netx
+
+        return read_netx(path)
+
+
+def _as_int(a: np.ndarray, where: str, what: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise SnnxError(f"{where}: {what} must hold integers; quantize it first")
+    return arr.astype(np.int64)
+
+
+def _check_range(a: np.ndarray, lo: int, hi: int, where: str, what: str) -> None:
+    if a.size == 0:
+        return
+    amin, amax = int(a.min()), int(a.max())
+    if amin < lo or amax > hi:
+        bad = amin if amin < lo else amax
+        raise SnnxError(
+            f"{where}: {what} value {bad} does not fit Loihi's range [{lo}, {hi}]; "
+            "lower the quantization scale or retrain with train.qat=true"
+        )

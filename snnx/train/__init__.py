@@ -1,0 +1,1 @@
+"""Stage 1: models, the CUBA LIF neuron, losses, QAT, the trainer and checkpoints."""

@@ -1,0 +1,216 @@
+"""Spiking models built from a plain-data spec, so checkpoints load with weights_only=True.
+
+A model is a feed-forward stack of *spiking layers*: a synapse (dense or strided conv,
+no pooling because netx has none) followed by a CUBA LIF population. Each synapse adds one
+step of latency as in Lava (DESIGN §5): with L synapse layers and T input steps the model
+runs S = T + L steps and reads the output spikes of steps L+1..T+L. Layers are evaluated
+one after the other over *all* steps: the synapse is one big matmul/conv over time and only
+the neuron recurrence loops, which is the main reason training is fast.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snnx import fixedpoint as fp
+from snnx.errors import SnnxError
+from snnx.train.neurons import cuba_sequence, make_spike_fn
+
+
+@dataclass
+class LayerSpec:
+    """One spiking layer: ``dense`` (out features) or ``conv`` (out channels, kernel, stride)."""
+
+    kind: str
+    out: int
+    kernel: int = 0
+    stride: int = 1
+    padding: int = 0
+    flatten_before: bool = False
+
+
+@dataclass
+class ModelSpec:
+    """Everything needed to rebuild a model's architecture (stored in checkpoints)."""
+
+    kind: str
+    input_shape: tuple[int, ...]
+    layers: list[LayerSpec]
+    alpha: float = 0.0
+    beta: float = 0.95
+    threshold: float = 1.0
+    bias: bool = True
+    surrogate: str = "atan"
+    surrogate_slope: float = 2.0
+    qat: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        d = dict(d)
+        d["layers"] = [LayerSpec(**layer) for layer in d["layers"]]
+        d["input_shape"] = tuple(d["input_shape"])
+        return cls(**d)
+
+
+_CONV_RE = re.compile(r"^(\d+)c(\d+)(?:s(\d+))?$")
+
+
+def parse_conv(text: str) -> list[tuple[int, int, int]]:
+    """Parse ``16c5s2-32c3s2`` into [(channels, kernel, stride), ...]."""
+    blocks = []
+    for part in text.strip().split("-"):
+        m = _CONV_RE.match(part.strip())
+        if not m:
+            raise SnnxError(
+                f"model.conv block {part!r} is not CcKsS (e.g. 16c5s2 = 16 channels, 5x5 kernel, stride 2)"
+            )
+        blocks.append((int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)))
+    return blocks
+
+
+def spec_from_config(model_cfg, input_shape: tuple[int, ...], num_classes: int, qat: bool) -> ModelSpec:
+    """Architecture from the ``model`` config section."""
+    n = model_cfg.neuron
+    layers: list[LayerSpec] = []
+    if model_cfg.kind == "conv":
+        for ch, k, s in parse_conv(model_cfg.conv):
+            layers.append(LayerSpec("conv", ch, kernel=k, stride=s, padding=k // 2))
+    elif model_cfg.kind != "fc":
+        raise SnnxError(f"model.kind {model_cfg.kind!r} is not supported by this build; use fc or conv")
+    first_dense = True
+    for h in [*model_cfg.hidden, num_classes]:
+        layers.append(LayerSpec("dense", h, flatten_before=first_dense))
+        first_dense = False
+    return ModelSpec(
+        kind=model_cfg.kind, input_shape=tuple(input_shape), layers=layers,
+        alpha=n.alpha, beta=n.beta, threshold=n.threshold, bias=model_cfg.bias,
+        surrogate=n.surrogate, surrogate_slope=n.surrogate_slope, qat=qat,
+    )
+
+
+@dataclass
+class LayerParams:
+    """The parameters a spiking layer actually computes with (after QAT rounding)."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    threshold: torch.Tensor | float
+    alpha: float
+    beta: float
+
+
+class SpikingLayer(nn.Module):
+    """Synapse (dense or conv, bias kept apart as Loihi adds it to v) + CUBA LIF."""
+
+    def __init__(self, spec: LayerSpec, in_shape: tuple[int, ...], model: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.in_shape = tuple(in_shape)
+        self.qat = model.qat
+        self.alpha, self.beta, self.threshold = model.alpha, model.beta, model.threshold
+        if spec.kind == "dense":
+            fan_in = int(torch.tensor(in_shape).prod()) if spec.flatten_before else in_shape[-1]
+            self.synapse: nn.Module = nn.Linear(fan_in, spec.out, bias=model.bias)
+            self.out_shape: tuple[int, ...] = (spec.out,)
+        elif spec.kind == "conv":
+            c, h, w = in_shape
+            self.synapse = nn.Conv2d(c, spec.out, spec.kernel, spec.stride, spec.padding, bias=model.bias)
+            ho = (h + 2 * spec.padding - spec.kernel) // spec.stride + 1
+            wo = (w + 2 * spec.padding - spec.kernel) // spec.stride + 1
+            self.out_shape = (spec.out, ho, wo)
+        else:
+            raise SnnxError(f"unknown layer kind {spec.kind!r}")
+        self.spike_fn = make_spike_fn(model.surrogate, model.surrogate_slope)
+
+    def params(self) -> LayerParams:
+        """Weights, bias, threshold and decays as deployed: fake-quantized under QAT."""
+        w, b = self.synapse.weight, self.synapse.bias
+        if not self.qat:
+            return LayerParams(w, b, self.threshold, self.alpha, self.beta)
+        w_q, scale = fp.fake_quantize_weight(w)
+        b_q = None if b is None else fp.fake_quantize_value(b, scale, fp.BIAS_MIN, fp.BIAS_MAX)
+        th = fp.fake_quantize_value(torch.tensor(self.threshold, device=w.device), scale, 1, fp.VTH_MAX)
+        return LayerParams(w_q, b_q, th, fp.effective_alpha(self.alpha), fp.effective_beta(self.beta))
+
+    def synapse_current(self, x: torch.Tensor, p: LayerParams) -> torch.Tensor:
+        """W·x for every step at once, delayed by one step (Lava's synapse latency)."""
+        steps, batch = x.shape[:2]
+        flat = x.reshape(steps * batch, *x.shape[2:])
+        if self.spec.flatten_before:
+            flat = flat.reshape(steps * batch, -1)
+        if self.spec.kind == "dense":
+            cur = F.linear(flat, p.weight)
+        else:
+            cur = F.conv2d(flat, p.weight, None, self.spec.stride, self.spec.padding)
+        cur = cur.reshape(steps, batch, *cur.shape[1:])
+        return torch.cat([torch.zeros_like(cur[:1]), cur[:-1]], dim=0)
+
+    def forward(self, x: torch.Tensor, record_v: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        p = self.params()
+        cur = self.synapse_current(x, p)
+        bias = 0.0 if p.bias is None else p.bias.view(-1, *([1] * (cur.dim() - 3)))
+        return cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, self.spike_fn, record_v)
+
+
+@dataclass
+class SNNOutput:
+    """Spikes (and membranes, if recorded) of every layer over all S = T + L steps."""
+
+    spikes: list[torch.Tensor]
+    membranes: list[torch.Tensor] | None
+    latency: int  # L
+
+    @property
+    def readout(self) -> torch.Tensor:
+        """Output spikes of the readout window (steps L+1..T+L): [T, B, classes]."""
+        return self.spikes[-1][self.latency:]
+
+    @property
+    def counts(self) -> torch.Tensor:
+        return self.readout.sum(0)
+
+
+class SNN(nn.Module):
+    """A feed-forward spiking network of SpikingLayers."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        layers, shape = [], tuple(spec.input_shape)
+        for layer_spec in spec.layers:
+            layer = SpikingLayer(layer_spec, shape, spec)
+            layers.append(layer)
+            shape = layer.out_shape
+        self.layers = nn.ModuleList(layers)
+
+    @property
+    def latency(self) -> int:
+        return len(self.layers)
+
+    def forward(self, x: torch.Tensor, record_v: bool = False) -> SNNOutput:
+        """``x``: encoded input [T, B, *input_shape]; runs T + L steps."""
+        if tuple(x.shape[2:]) != tuple(self.spec.input_shape):
+            raise SnnxError(f"input shape {tuple(x.shape[2:])} does not match the model's {self.spec.input_shape}")
+        pad = torch.zeros(self.latency, *x.shape[1:], dtype=x.dtype, device=x.device)
+        h = torch.cat([x, pad], dim=0)
+        spikes, membranes = [], []
+        for layer in self.layers:
+            h, v = layer(h, record_v)
+            spikes.append(h)
+            membranes.append(v)
+        return SNNOutput(spikes, membranes if record_v else None, self.latency)
+
+
+def build_model(spec: ModelSpec) -> SNN:
+    return SNN(spec)
