@@ -143,22 +143,36 @@ class SpikingLayer(nn.Module):
         th = fp.fake_quantize_value(torch.tensor(self.threshold, device=w.device), scale, 1, fp.VTH_MAX)
         return LayerParams(w_q, b_q, th, fp.effective_alpha(self.alpha), fp.effective_beta(self.beta))
 
-    def synapse_current(self, x: torch.Tensor, p: LayerParams) -> torch.Tensor:
-        """W·x for every step at once, delayed by one step (Lava's synapse latency)."""
-        steps, batch = x.shape[:2]
-        flat = x.reshape(steps * batch, *x.shape[2:])
+    def synapse_current(self, x: torch.Tensor, p: LayerParams, steps: int) -> torch.Tensor:
+        """W·x for every step at once, delayed by one step (Lava's synapse latency).
+
+        ``x`` has T_in <= ``steps`` steps; the result has ``steps`` steps: zero at step 1,
+        then W·x[t-1], then zeros once the input has ended. A time axis with stride 0 (a
+        direct-encoded image repeated every step) is multiplied once and broadcast.
+        """
+        constant = x.stride(0) == 0 and x.shape[0] > 1
+        src = x[:1] if constant else x
+        t_in, batch = src.shape[:2]
+        flat = src.reshape(t_in * batch, *src.shape[2:])
         if self.spec.flatten_before:
-            flat = flat.reshape(steps * batch, -1)
+            flat = flat.reshape(t_in * batch, -1)
         if self.spec.kind == "dense":
             cur = F.linear(flat, p.weight)
         else:
             cur = F.conv2d(flat, p.weight, None, self.spec.stride, self.spec.padding)
-        cur = cur.reshape(steps, batch, *cur.shape[1:])
-        return torch.cat([torch.zeros_like(cur[:1]), cur[:-1]], dim=0)
+        cur = cur.reshape(t_in, batch, *cur.shape[1:])
+        if constant:
+            cur = cur.expand(x.shape[0], *cur.shape[1:])
+        parts = [torch.zeros_like(cur[:1]), cur[: steps - 1]]
+        tail = steps - 1 - min(cur.shape[0], steps - 1)
+        if tail:
+            parts.append(torch.zeros(tail, *cur.shape[1:], dtype=cur.dtype, device=cur.device))
+        return torch.cat(parts, dim=0)
 
-    def forward(self, x: torch.Tensor, record_v: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor, steps: int, record_v: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Spikes (and membranes) of this layer over ``steps`` steps for input ``x``."""
         p = self.params()
-        cur = self.synapse_current(x, p)
+        cur = self.synapse_current(x, p, steps)
         bias = 0.0 if p.bias is None else p.bias.view(-1, *([1] * (cur.dim() - 3)))
         return cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, self.spike_fn, record_v)
 
@@ -202,11 +216,10 @@ class SNN(nn.Module):
         """``x``: encoded input [T, B, *input_shape]; runs T + L steps."""
         if tuple(x.shape[2:]) != tuple(self.spec.input_shape):
             raise SnnxError(f"input shape {tuple(x.shape[2:])} does not match the model's {self.spec.input_shape}")
-        pad = torch.zeros(self.latency, *x.shape[1:], dtype=x.dtype, device=x.device)
-        h = torch.cat([x, pad], dim=0)
-        spikes, membranes = [], []
+        steps = x.shape[0] + self.latency
+        h, spikes, membranes = x, [], []
         for layer in self.layers:
-            h, v = layer(h, record_v)
+            h, v = layer(h, steps, record_v)
             spikes.append(h)
             membranes.append(v)
         return SNNOutput(spikes, membranes if record_v else None, self.latency)
