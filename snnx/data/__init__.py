@@ -1,0 +1,1 @@
+"""Datasets (torchvision MNIST/FashionMNIST from a local folder or download) and spike encoders."""

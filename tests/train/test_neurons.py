@@ -1,0 +1,54 @@
+"""The float CUBA LIF against hand-computed steps and against snntorch's own neurons."""
+
+import pytest
+import snntorch as snn
+import torch
+
+from snnx.train.neurons import cuba_sequence, cuba_step, make_spike_fn
+
+
+def test_hand_computed_steps() -> None:
+    spike = make_spike_fn("atan")
+    i = v = torch.zeros(1)
+    trace = []
+    for x in [0.6, 0.6, 0.0, 0.9]:
+        s, i, v = cuba_step(torch.tensor([x]), i, v, 0.5, 0.9, 1.0, 0.1, spike)
+        trace.append((round(i.item(), 6), round(v.item(), 6), s.item()))
+    # i = 0.5 i + x ; v = 0.9 v + i + 0.1 ; spike when v > 1, then v = 0 (i kept)
+    assert trace == [(0.6, 0.7, 0.0), (0.9, 0.0, 1.0), (0.45, 0.55, 0.0), (1.125, 0.0, 1.0)]
+
+
+def test_threshold_is_strict() -> None:
+    s, _, v = cuba_step(torch.tensor([1.0]), torch.zeros(1), torch.zeros(1), 0.0, 0.9, 1.0, 0.0, make_spike_fn())
+    assert s.item() == 0.0 and v.item() == 1.0
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+def test_equals_snntorch_with_zero_reset(alpha: float) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(30, 8, 16) * 0.8
+    spikes, _ = cuba_sequence(x, alpha, 0.9, 1.0, 0.0, make_spike_fn())
+    if alpha == 0.0:
+        ref_neuron = snn.Leaky(beta=0.9, threshold=1.0, reset_mechanism="zero", reset_delay=False)
+        mem = ref_neuron.init_leaky()
+        ref = []
+        for t in range(x.shape[0]):
+            s, mem = ref_neuron(x[t], mem)
+            ref.append(s)
+    else:
+        ref_neuron = snn.Synaptic(alpha=alpha, beta=0.9, threshold=1.0, reset_mechanism="zero", reset_delay=False)
+        syn, mem = ref_neuron.init_synaptic()
+        ref = []
+        for t in range(x.shape[0]):
+            s, syn, mem = ref_neuron(x[t], syn, mem)
+            ref.append(s)
+    ref = torch.stack(ref)
+    assert spikes.sum() > 10
+    assert torch.equal(spikes, ref)
+
+
+def test_surrogate_gives_gradients() -> None:
+    w = torch.tensor(0.5, requires_grad=True)
+    spikes, _ = cuba_sequence(torch.ones(10, 1, 1) * w, 0.0, 0.95, 1.0, 0.0, make_spike_fn("fast_sigmoid"))
+    spikes.sum().backward()
+    assert w.grad is not None and w.grad.item() > 0
