@@ -8,8 +8,9 @@ from snnx.errors import SnnxError
 
 
 def test_defaults_round_trip_through_yaml(tmp_path: Path) -> None:
-    cfg = resolve(None, ["model.hidden=[256,128]", "train.epochs=3", "data.test_subset=null"])
+    cfg = resolve(None, ["model.hidden=[256,128]", "train.epochs=3", "data.test_subset=null", "train.lr=5e-4"])
     assert cfg.model.hidden == [256, 128] and cfg.train.epochs == 3 and cfg.data.test_subset is None
+    assert cfg.train.lr == 5e-4
     cfg.save(tmp_path / "c.yaml", {"versions": {"torch": "x"}})
     assert RunConfig.load(tmp_path / "c.yaml") == cfg
 
