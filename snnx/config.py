@@ -54,6 +54,7 @@ class ModelConfig:
     neuron: NeuronConfig = field(default_factory=NeuronConfig)
     loss: str = _choices("ce_count", "ce_membrane", "mse_count", default="ce_count")
     stochastic_output: bool = False  # probabilistic output spikes during training
+    skip: int = 1  # residual kind: 1 = identity into the same layer (deployable), 2 = over two layers
     heads: int = 4  # attention kind
     patch: int = 7  # attention kind: square patch size
 
@@ -249,6 +250,10 @@ def _check_values(cfg: RunConfig) -> None:
         (0.0 <= m.neuron.beta <= 1.0, "model.neuron.beta must be in [0, 1]", m.neuron.beta),
         (m.neuron.threshold > 0, "model.neuron.threshold must be > 0", m.neuron.threshold),
         (all(h >= 1 for h in m.hidden), "model.hidden sizes must be >= 1", m.hidden),
+        (m.skip in (1, 2), "model.skip must be 1 or 2", m.skip),
+        (m.kind != "attention" or (28 % m.patch == 0 and (m.hidden[0] if m.hidden else 64) % m.heads == 0),
+         "model.kind=attention needs model.patch dividing 28 and model.hidden[0] divisible by model.heads",
+         (m.patch, m.hidden, m.heads)),
         (t.epochs >= 0, "train.epochs must be >= 0", t.epochs),
         (t.batch_size >= 1, "train.batch_size must be >= 1", t.batch_size),
         (t.lr > 0, "train.lr must be > 0", t.lr),

@@ -34,7 +34,7 @@ def evaluate(model: SNN, data: ImageSet, data_cfg, seed: int, batch_size: int = 
              device: torch.device | str = "cpu", epoch: int = -1) -> EvalResult:
     model.eval()
     preds, counts = [], []
-    spikes = np.zeros(len(model.layers))
+    spikes = None
     for b, start in enumerate(range(0, len(data), batch_size)):
         idx = slice(start, start + batch_size)
         x = encode_config(data.floats(idx).to(device), data_cfg, batch_seed(seed, epoch, b))
@@ -42,10 +42,11 @@ def evaluate(model: SNN, data: ImageSet, data_cfg, seed: int, batch_size: int = 
         c = out.counts
         counts.append(c.cpu())
         preds.append(c.argmax(1).cpu())
-        spikes += np.array([s.sum().item() for s in out.spikes])
+        batch_spikes = np.array([s.sum().item() for s in out.spikes])
+        spikes = batch_spikes if spikes is None else spikes + batch_spikes
     predictions = torch.cat(preds).numpy()
     steps = data_cfg.timesteps + model.latency
-    neurons = np.array([np.prod(layer.out_shape) for layer in model.layers])
+    neurons = np.array([int(np.prod(s.shape[2:])) for s in out.spikes])
     rates = spikes / (len(data) * steps * neurons)
     acc = float((predictions == data.labels.numpy()).mean())
     return EvalResult(acc, predictions, torch.cat(counts).numpy(), [float(r) for r in rates])

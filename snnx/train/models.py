@@ -32,6 +32,7 @@ class LayerSpec:
     stride: int = 1
     padding: int = 0
     flatten_before: bool = False
+    skip: int = 0  # residual: 0 none; 1 identity from this layer's input; 2 from the previous layer's input
 
 
 @dataclass
@@ -48,6 +49,7 @@ class ModelSpec:
     surrogate: str = "atan"
     surrogate_slope: float = 2.0
     qat: bool = False
+    stochastic_output: bool = False
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -83,20 +85,46 @@ def spec_from_config(model_cfg, input_shape: tuple[int, ...], num_classes: int, 
     """Architecture from the ``model`` config section."""
     n = model_cfg.neuron
     layers: list[LayerSpec] = []
+    extra: dict = {}
     if model_cfg.kind == "conv":
         for ch, k, s in parse_conv(model_cfg.conv):
             layers.append(LayerSpec("conv", ch, kernel=k, stride=s, padding=k // 2))
-    elif model_cfg.kind != "fc":
-        raise SnnxError(f"model.kind {model_cfg.kind!r} is not supported by this build; use fc or conv")
-    first_dense = True
-    for h in [*model_cfg.hidden, num_classes]:
-        layers.append(LayerSpec("dense", h, flatten_before=first_dense))
-        first_dense = False
+    if model_cfg.kind == "attention":
+        extra = {"patch": model_cfg.patch, "heads": model_cfg.heads,
+                 "embed": model_cfg.hidden[0] if model_cfg.hidden else 64}
+        layers = [LayerSpec("dense", num_classes)]
+    else:
+        hidden = list(model_cfg.hidden)
+        if model_cfg.kind == "residual" and (len(hidden) < 2 or len(set(hidden[1:])) != 1 or hidden[1] != hidden[0]):
+            raise SnnxError(f"model.kind=residual needs two or more equal hidden sizes (got {hidden}); "
+                            "e.g. --set 'model.hidden=[128,128]'")
+        for j, h in enumerate([*hidden, num_classes]):
+            skip = 0
+            if model_cfg.kind == "residual" and 1 <= j < len(hidden):
+                skip = model_cfg.skip if (model_cfg.skip == 1 or j >= 2) else 0
+            layers.append(LayerSpec("dense", h, flatten_before=j == 0, skip=skip))
     return ModelSpec(
         kind=model_cfg.kind, input_shape=tuple(input_shape), layers=layers,
         alpha=n.alpha, beta=n.beta, threshold=n.threshold, bias=model_cfg.bias,
         surrogate=n.surrogate, surrogate_slope=n.surrogate_slope, qat=qat,
+        stochastic_output=model_cfg.stochastic_output, extra=extra,
     )
+
+
+def check_deployable(spec: ModelSpec) -> None:
+    """Refuse, with the reason, a model that Loihi/netx cannot run (called by the exporter).
+
+    A one-layer residual (skip=1) is a sum Loihi does natively: the identity is merged into
+    the layer's weight (W + I) and the layer stays a plain Dense. A skip over two layers would
+    need a second input path with its own delay, which netx's sequential format cannot hold.
+    """
+    if spec.kind == "attention":
+        raise SnnxError("layer 'attention' (torch.nn.MultiheadAttention over image patches) cannot run on Loihi: "
+                        "it multiplies activations with each other; export an fc, conv or residual model instead")
+    for i, layer in enumerate(spec.layers):
+        if layer.skip == 2:
+            raise SnnxError(f"layer {i + 1} has a residual skip over two layers, which needs a delayed second input "
+                            "path that netx cannot express; use model.skip=1 (merged into the weight) to deploy")
 
 
 @dataclass
@@ -131,11 +159,20 @@ class SpikingLayer(nn.Module):
             self.out_shape = (spec.out, ho, wo)
         else:
             raise SnnxError(f"unknown layer kind {spec.kind!r}")
+        if spec.skip and tuple(in_shape) != self.out_shape:
+            raise SnnxError(f"a residual layer needs equal input and output sizes, got {in_shape} -> {self.out_shape}")
         self.spike_fn = make_spike_fn(model.surrogate, model.surrogate_slope)
+        self.stochastic = False  # set on the output layer by SNN when spec.stochastic_output
 
     def params(self) -> LayerParams:
-        """Weights, bias, threshold and decays as deployed: fake-quantized under QAT."""
+        """Weights, bias, threshold and decays as deployed: fake-quantized under QAT.
+
+        A one-layer residual (skip == 1) is folded in here as W + I, so the model that is
+        trained, exported and simulated is literally one Dense layer.
+        """
         w, b = self.synapse.weight, self.synapse.bias
+        if self.spec.skip == 1:
+            w = w + torch.eye(w.shape[0], dtype=w.dtype, device=w.device)
         if not self.qat:
             return LayerParams(w, b, self.threshold, self.alpha, self.beta)
         w_q, scale = fp.fake_quantize_weight(w)
@@ -169,12 +206,40 @@ class SpikingLayer(nn.Module):
             parts.append(torch.zeros(tail, *cur.shape[1:], dtype=cur.dtype, device=cur.device))
         return torch.cat(parts, dim=0)
 
-    def forward(self, x: torch.Tensor, steps: int, record_v: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Spikes (and membranes) of this layer over ``steps`` steps for input ``x``."""
+    def forward(self, x: torch.Tensor, steps: int, record_v: bool = False,
+                extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Spikes (and membranes) of this layer over ``steps`` steps for input ``x``.
+
+        ``extra`` is an additional (already delayed) input current, e.g. a two-layer skip.
+        """
         p = self.params()
         cur = self.synapse_current(x, p, steps)
+        if extra is not None:
+            cur = cur + extra
         bias = 0.0 if p.bias is None else p.bias.view(-1, *([1] * (cur.dim() - 3)))
-        return cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, self.spike_fn, record_v)
+        spike_fn = stochastic_spike if (self.stochastic and self.training) else self.spike_fn
+        return cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, spike_fn, record_v)
+
+
+class _StochasticSpike(torch.autograd.Function):
+    """Probabilistic spike: P(spike) = sigmoid(4 (v - theta)); gradient of that probability."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(4.0 * x)
+        ctx.save_for_backward(p)
+        return torch.bernoulli(p)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (p,) = ctx.saved_tensors
+        return grad * 4.0 * p * (1 - p)
+
+
+def stochastic_spike(x: torch.Tensor) -> torch.Tensor:
+    """Used for the output layer during training when model.stochastic_output is on; evaluation
+    and deployment keep the deterministic threshold, so the chip's behaviour is unchanged."""
+    return _StochasticSpike.apply(x)
 
 
 @dataclass
@@ -206,6 +271,7 @@ class SNN(nn.Module):
             layer = SpikingLayer(layer_spec, shape, spec)
             layers.append(layer)
             shape = layer.out_shape
+        layers[-1].stochastic = spec.stochastic_output
         self.layers = nn.ModuleList(layers)
 
     @property
@@ -217,13 +283,22 @@ class SNN(nn.Module):
         if tuple(x.shape[2:]) != tuple(self.spec.input_shape):
             raise SnnxError(f"input shape {tuple(x.shape[2:])} does not match the model's {self.spec.input_shape}")
         steps = x.shape[0] + self.latency
-        h, spikes, membranes = x, [], []
-        for layer in self.layers:
-            h, v = layer(h, steps, record_v)
+        h, spikes, membranes, inputs = x, [], [], []
+        for i, layer in enumerate(self.layers):
+            inputs.append(h)
+            extra = None
+            if layer.spec.skip == 2:
+                src = inputs[i - 1]
+                extra = torch.cat([torch.zeros_like(src[:1]), src[: steps - 1]], dim=0)
+            h, v = layer(h, steps, record_v, extra)
             spikes.append(h)
             membranes.append(v)
         return SNNOutput(spikes, membranes if record_v else None, self.latency)
 
 
-def build_model(spec: ModelSpec) -> SNN:
+def build_model(spec: ModelSpec) -> nn.Module:
+    if spec.kind == "attention":
+        from snnx.train.attention import AttentionSNN
+
+        return AttentionSNN(spec)
     return SNN(spec)
