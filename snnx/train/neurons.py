@@ -67,14 +67,15 @@ def cuba_sequence(
     i = torch.zeros_like(x[0])
     v = torch.zeros_like(x[0])
     spikes, volts = [], []
-    for t in range(x.shape[0]):
+    # unbind once: indexing x[t] in a loop makes autograd allocate a full-size gradient per step
+    for x_t in x.unbind(0):
         if record_v:
-            i = alpha * i + x[t]
+            i = alpha * i + x_t
             v_pre = beta * v + i + bias
             s = spike_fn(v_pre - threshold)
             v = v_pre * (1.0 - s.detach())
             volts.append(v_pre)
         else:
-            s, i, v = cuba_step(x[t], i, v, alpha, beta, threshold, bias, spike_fn)
+            s, i, v = cuba_step(x_t, i, v, alpha, beta, threshold, bias, spike_fn)
         spikes.append(s)
     return torch.stack(spikes), (torch.stack(volts) if record_v else None)

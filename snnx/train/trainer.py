@@ -117,6 +117,7 @@ def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: b
     """Train the configured model into ``run_dir``; see the module docstring for outputs."""
     run_dir = Path(run_dir)
     device = select_device(cfg.train.device)
+    torch.set_flush_denormal(True)  # decaying optimizer moments/membranes must not hit slow denormals
     train_set = load_data(cfg.data, True, data_dir)
     test_set = load_data(cfg.data, False, data_dir)
     torch.manual_seed(cfg.train.seed)
