@@ -1,0 +1,405 @@
+"""netx HDF5: the one place that reads and writes ``model.net`` (DESIGN §6.4).
+
+The file is exactly what ``lava.lib.dl.netx.hdf5.Network`` loads, so lava-dl builds our
+network unchanged and we read networks that lava-dl wrote:
+
+* ``layer/0`` is ``input`` with the input ``shape`` (no neuron: netx then adds no Input block);
+  ``layer/1..n`` follow the LoihiNet layers (``dense`` | ``conv`` | ``flatten``).
+* shapes are stored in torch order ``[C, H, W]`` / ``[N]``; netx reverses them into its
+  ``(x, y, z)`` = WHC order. Conv weights are torch ``(C_out, C_in/groups, kH, kW)``
+  cross-correlation kernels (netx flips them, Lava's conv flips them back); ``stride``,
+  ``padding``, ``dilation`` are ``[H, W]``. A dense layer after a conv sees the conv output
+  flattened in torch (C, H, W) order (netx transposes WHC back before flattening).
+* integer ``weight``; ``bias`` in weight units (netx: bias_mant = bias, bias_exp = 6). A conv
+  bias is written per channel ``[C]`` when it is constant over H, W, else per neuron in WHC
+  order, the two forms netx broadcasts.
+* ``neuron/{type: CUBA, iDecay = du + 1, vDecay = dv, vThMant = vth, refDelay, gradedSpike}``.
+
+Our own metadata (input spec, dt, per-layer name and scale, source) lives in the group
+``snnx`` as one JSON attribute; netx only reads ``layer``.
+
+netx's ``optimize_weight_bits`` crashes on an all-zero dense weight; the file still stores
+the zeros (the truth), and :func:`build_lava_network` builds such layers with a
+zero-safe copy of that function.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from snnx.errors import SnnxError
+from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
+from snnx.io import atomic_path
+
+META_GROUP = "snnx"
+FORMAT_VERSION = 1
+REF_DELAY = 1  # netx ignores it; lava-dl writes 1 for CUBA neurons
+
+SUPPORTED = ("input", "dense", "conv", "flatten")
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_netx(net: LoihiNet, path: str | Path) -> Path:
+    """Write ``net`` as netx HDF5 at ``path`` atomically (a failed write leaves the old file)."""
+    path = Path(path)
+    _check_writable(net)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            layers = f.create_group("layer")
+            inp = layers.create_group("0")
+            _put_str(inp, "type", "input")
+            inp.create_dataset("shape", data=np.asarray(net.input.shape, dtype=np.int64))
+            for i, layer in enumerate(net.layers, start=1):
+                _write_layer(layers.create_group(str(i)), layer)
+            meta = f.create_group(META_GROUP)
+            meta.attrs["json"] = json.dumps(_metadata(net))
+    return path
+
+
+def _check_writable(net: LoihiNet) -> None:
+    for layer in net.layers:
+        if layer.kind == "dense" and layer.weight_exp != 0:
+            raise SnnxError(
+                f"layer {layer.name or layer.kind}: weight_exp {layer.weight_exp} cannot be stored in netx HDF5 "
+                "(netx derives the exponent from the weights); fold it into the weights and threshold"
+            )
+
+
+def _write_layer(g: h5py.Group, layer: LoihiLayer) -> None:
+    _put_str(g, "type", layer.kind)
+    g.create_dataset("shape", data=np.asarray(layer.shape, dtype=np.int64))
+    if layer.kind == "flatten":
+        return
+    g.create_dataset("weight", data=np.asarray(layer.weight, dtype=np.int64))
+    if layer.kind == "conv":
+        g.create_dataset("stride", data=np.asarray(layer.stride, dtype=np.int64))
+        g.create_dataset("padding", data=np.asarray(layer.padding, dtype=np.int64))
+        g.create_dataset("dilation", data=np.asarray(layer.dilation, dtype=np.int64))
+        g.create_dataset("groups", data=np.int64(layer.groups))
+    if layer.bias is not None:
+        g.create_dataset("bias", data=_bias_to_file(layer))
+    n = g.create_group("neuron")
+    _put_str(n, "type", "CUBA")
+    n.create_dataset("iDecay", data=np.int64(layer.du + 1))
+    n.create_dataset("vDecay", data=np.int64(layer.dv))
+    n.create_dataset("vThMant", data=np.int64(layer.vth))
+    n.create_dataset("refDelay", data=np.int64(REF_DELAY))
+    n.create_dataset("gradedSpike", data=np.bool_(False))
+
+
+def _bias_to_file(layer: LoihiLayer) -> np.ndarray:
+    bias = np.asarray(layer.bias, dtype=np.int64)
+    if layer.kind == "dense":
+        return bias.reshape(-1)
+    per_channel = bias.reshape(bias.shape[0], -1)
+    if np.all(per_channel == per_channel[:, :1]):
+        return per_channel[:, 0].copy()
+    return bias.transpose(2, 1, 0).copy()  # CHW -> netx's WHC
+
+
+def _metadata(net: LoihiNet) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "input": {
+            "shape": list(net.input.shape),
+            "encoding": net.input.encoding,
+            "timesteps": net.input.timesteps,
+            "params": net.input.params,
+        },
+        "dt": net.dt,
+        "source": net.source,
+        "layers": [{"name": layer.name, "scale": layer.scale} for layer in net.layers],
+    }
+
+
+def _put_str(g: h5py.Group, key: str, value: str) -> None:
+    # the form lava-dl itself writes (fixed-length ASCII, shape (1,))
+    g.create_dataset(key, (1,), "S10", [value.encode("ascii")])
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read_netx(path: str | Path) -> LoihiNet:
+    """Read a netx HDF5 file (ours or lava-dl's) into a LoihiNet; SnnxError if we cannot simulate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise SnnxError(f"{path} not found; run `snnx export` first")
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise SnnxError(
+            f"{path} is not an HDF5 file; expected a netx model.net written by `snnx export` or lava-dl"
+        ) from None
+    with f:
+        if "layer" not in f or not isinstance(f["layer"], h5py.Group) or len(f["layer"]) == 0:
+            raise SnnxError(
+                f"{path} has no netx 'layer' group; expected a model.net written by `snnx export` or lava-dl"
+            )
+        meta = _read_meta(f, path)
+        return _read_layers(f["layer"], meta, path)
+
+
+def _read_meta(f: h5py.File, path: Path) -> dict[str, Any] | None:
+    if META_GROUP not in f:
+        return None
+    try:
+        return json.loads(f[META_GROUP].attrs["json"])
+    except (KeyError, ValueError, TypeError):
+        raise SnnxError(
+            f"{path}: the '{META_GROUP}' metadata group is damaged; re-run `snnx export`"
+        ) from None
+
+
+def _read_layers(group: h5py.Group, meta: dict[str, Any] | None, path: Path) -> LoihiNet:
+    keys = sorted(group.keys(), key=_layer_index(path))
+    input_shape: tuple[int, ...] | None = None
+    layers: list[LoihiLayer] = []
+    prev_shape: tuple[int, ...] | None = None
+    for key in keys:
+        g = group[key]
+        where = f"{path} layer/{key}"
+        kind = _get_str(g, "type", where)
+        if kind not in SUPPORTED:
+            raise SnnxError(
+                f"{where}: layer type {kind!r} is not supported (snnx simulates input, dense, conv, flatten)"
+            )
+        if kind == "input":
+            if layers or input_shape is not None:
+                raise SnnxError(f"{where}: an input layer must come first")
+            if "neuron" in g:
+                raise SnnxError(
+                    f"{where}: an input layer with neurons (lava-dl Input block) is not supported"
+                )
+            input_shape = tuple(int(s) for s in np.atleast_1d(g["shape"][()]))
+            prev_shape = input_shape
+            continue
+        if not layers and input_shape is None:
+            input_shape = _infer_input_shape(g, kind, where)
+            prev_shape = input_shape
+        layer = _read_layer(g, kind, where, prev_shape)
+        layers.append(layer)
+        prev_shape = layer.shape
+    if not any(layer.is_synapse for layer in layers):
+        raise SnnxError(f"{path}: no dense or conv layer found; nothing to simulate")
+    _apply_meta(layers, meta, path)
+    spec = _input_spec(input_shape, meta)
+    dt = float(meta.get("dt", 1e-4)) if meta else 1e-4
+    source = str(meta.get("source", "")) if meta else ""
+    return LoihiNet(input=spec, layers=layers, dt=dt, source=source or f"netx:{path.name}")
+
+
+def _layer_index(path: Path):
+    def key(k: str) -> int:
+        try:
+            return int(k)
+        except ValueError:
+            raise SnnxError(f"{path}: layer name {k!r} is not a number; not a netx file") from None
+
+    return key
+
+
+def _infer_input_shape(g: h5py.Group, kind: str, where: str) -> tuple[int, ...]:
+    if kind == "dense":
+        w = np.asarray(g["weight"][()]) if "weight" in g else None
+        shape = tuple(int(s) for s in np.atleast_1d(g["shape"][()]))
+        if w is None:
+            raise SnnxError(f"{where}: dense layer has no weight")
+        return (int(w.size // int(np.prod(shape))),) if w.ndim == 1 else (int(w.shape[1]),)
+    raise SnnxError(
+        f"{where}: the file has no input layer and starts with a {kind} layer, so the input shape is unknown; "
+        "add layer/0 {type: input, shape: [C, H, W]}"
+    )
+
+
+def _read_layer(
+    g: h5py.Group, kind: str, where: str, in_shape: tuple[int, ...] | None
+) -> LoihiLayer:
+    shape = tuple(int(s) for s in np.atleast_1d(g["shape"][()])) if "shape" in g else ()
+    if kind == "flatten":
+        n = int(np.prod(in_shape)) if in_shape else int(np.prod(shape))
+        return LoihiLayer(kind="flatten", shape=(n,))
+    for unsupported in ("delay", "weight_rec", "weight/imag"):
+        if unsupported in g:
+            raise SnnxError(
+                f"{where}: '{unsupported}' (synaptic delays/recurrence/complex weights) is not supported"
+            )
+    if "weight" not in g:
+        raise SnnxError(f"{where}: {kind} layer has no weight")
+    weight = _as_int_array(g["weight"][()], where, "weight")
+    neuron = _read_neuron(g, where)
+    if kind == "dense":
+        n = int(np.prod(shape))
+        if weight.ndim == 1:
+            weight = weight.reshape(n, -1)
+        weight = weight.reshape(weight.shape[0], -1)
+        bias = _as_int_array(g["bias"][()], where, "bias").reshape(-1) if "bias" in g else None
+        if bias is not None and bias.size == 1 and n > 1:
+            bias = np.full(n, int(bias[0]))
+        return LoihiLayer(kind="dense", shape=(n,), weight=weight, bias=bias, **neuron)
+    # conv
+    if len(shape) != 3:
+        raise SnnxError(f"{where}: conv layer shape must be [C, H, W], got {list(shape)}")
+    weight = weight.reshape(weight.shape[:4])
+    bias = None
+    if "bias" in g:
+        bias = _conv_bias(_as_int_array(g["bias"][()], where, "bias"), shape, where)
+    return LoihiLayer(
+        kind="conv",
+        shape=shape,
+        weight=weight,
+        bias=bias,
+        stride=_pair(g, "stride", 1),
+        padding=_pair(g, "padding", 0),
+        dilation=_pair(g, "dilation", 1),
+        groups=int(np.asarray(g["groups"][()]).reshape(-1)[0]) if "groups" in g else 1,
+        **neuron,
+    )
+
+
+def _read_neuron(g: h5py.Group, where: str) -> dict[str, int]:
+    if "neuron" not in g:
+        raise SnnxError(
+            f"{where}: layer has no 'neuron' group (netx would use a non-decaying integrator); not supported"
+        )
+    n = g["neuron"]
+    ntype = _get_str(n, "type", where + "/neuron")
+    if ntype not in ("CUBA", "LOIHI"):
+        raise SnnxError(
+            f"{where}: neuron type {ntype!r} is not supported (snnx simulates CUBA LIF)"
+        )
+    if "messageBits" in n and int(np.asarray(n["messageBits"][()]).reshape(-1)[0]) != 0:
+        raise SnnxError(f"{where}: graded output spikes (neuron/messageBits) are not supported")
+    for key in ("iDecay", "vDecay", "vThMant"):
+        if key not in n:
+            raise SnnxError(f"{where}: neuron/{key} is missing")
+    i_decay = _scalar_int(n["iDecay"], where, "iDecay")
+    if i_decay < 1:
+        raise SnnxError(
+            f"{where}: neuron iDecay {i_decay} (du = {i_decay - 1}) is not supported; need iDecay in [1, 4096]"
+        )
+    return {
+        "du": i_decay - 1,
+        "dv": _scalar_int(n["vDecay"], where, "vDecay"),
+        "vth": _scalar_int(n["vThMant"], where, "vThMant"),
+    }
+
+
+def _conv_bias(bias: np.ndarray, shape: tuple[int, int, int], where: str) -> np.ndarray:
+    c, h, w = shape
+    if bias.ndim == 3 and bias.shape == (w, h, c):
+        return bias.transpose(2, 1, 0)
+    flat = bias.reshape(-1)
+    if flat.size == c:
+        return np.broadcast_to(flat[:, None, None], shape).copy()
+    if flat.size == 1:
+        return np.full(shape, int(flat[0]))
+    raise SnnxError(
+        f"{where}: conv bias of shape {list(bias.shape)} fits neither [C] nor [W, H, C] for shape {list(shape)}"
+    )
+
+
+def _pair(g: h5py.Group, key: str, default: int) -> tuple[int, int]:
+    if key not in g:
+        return (default, default)
+    v = np.atleast_1d(np.asarray(g[key][()])).astype(np.int64)
+    return (int(v[0]), int(v[0])) if v.size == 1 else (int(v[0]), int(v[1]))
+
+
+def _apply_meta(layers: list[LoihiLayer], meta: dict[str, Any] | None, path: Path) -> None:
+    if not meta:
+        return
+    info = meta.get("layers", [])
+    if len(info) != len(layers):
+        raise SnnxError(
+            f"{path}: metadata lists {len(info)} layers but the file has {len(layers)}; re-run `snnx export`"
+        )
+    for layer, d in zip(layers, info, strict=True):
+        layer.name = str(d.get("name", ""))
+        layer.scale = float(d.get("scale", 1.0))
+
+
+def _input_spec(shape: tuple[int, ...] | None, meta: dict[str, Any] | None) -> InputSpec:
+    if meta and "input" in meta:
+        d = meta["input"]
+        return InputSpec(
+            shape=tuple(d["shape"]),
+            encoding=str(d.get("encoding", "rate")),
+            timesteps=int(d.get("timesteps", 25)),
+            params=dict(d.get("params", {})),
+        )
+    # a file written by lava-dl: the shape is known, the encoding and time steps are not
+    return InputSpec(shape=shape or (), encoding="spikes", timesteps=0)
+
+
+def _get_str(g: h5py.Group, key: str, where: str) -> str:
+    if key not in g:
+        raise SnnxError(f"{where}: '{key}' is missing; not a netx layer")
+    value = g[key][()]
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value).strip("\x00 ")
+
+
+def _scalar_int(ds: h5py.Dataset, where: str, key: str) -> int:
+    v = np.asarray(ds[()]).reshape(-1)
+    if v.size != 1:
+        raise SnnxError(f"{where}: neuron/{key} must be one value per layer, got {v.size}")
+    return int(v[0])
+
+
+def _as_int_array(a: Any, where: str, what: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        raise SnnxError(
+            f"{where}: {what} holds non-integer values; netx reads it as integers, quantize it first"
+        )
+    return arr.astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- Lava
+
+
+def _zero_safe_optimize(original):
+    """netx's optimize_weight_bits, except that an all-zero matrix stays zero instead of crashing."""
+
+    def optimize(weight: np.ndarray):
+        w = np.asarray(weight)
+        if w.size and not np.any(w):
+            from lava.lib.dl.netx.utils import SYNAPSE_SIGN_MODE
+
+            return w.astype(int), 8, 0, SYNAPSE_SIGN_MODE.EXCITATORY
+        return original(weight)
+
+    return optimize
+
+
+@contextmanager
+def _netx_zero_safe() -> Iterator[None]:
+    import lava.lib.dl.netx.hdf5 as hdf5
+
+    original = hdf5.optimize_weight_bits
+    hdf5.optimize_weight_bits = _zero_safe_optimize(original)
+    try:
+        yield
+    finally:
+        hdf5.optimize_weight_bits = original
+
+
+def build_lava_network(path: str | Path, **kwargs: Any):
+    """``netx.hdf5.Network(path, **kwargs)``, also for files with an all-zero dense layer."""
+    from lava.lib.dl.netx.hdf5 import Network
+
+    with _netx_zero_safe():
+        return Network(net_config=str(path), **kwargs)

@@ -1,0 +1,138 @@
+"""Random LoihiNets and inputs that stress every corner of the fixed-point arithmetic.
+
+Used by the tests and the sweep benchmark that compare the fast simulator with Lava:
+odd and single-sign weights, all-zero layers, extreme decays (du, dv in {0, 4095}),
+biases at the 13-bit limits, thresholds from 0 to the 17-bit limit, and dense inputs
+that drive u past 2**23 and v into saturation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from snnx import fixedpoint as fp
+from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
+
+
+def random_weight(rng: np.random.Generator, shape: tuple[int, ...], extreme: bool) -> np.ndarray:
+    """Integer weights on Lava's 8-bit range, with a random sign mode and density."""
+    mode = rng.choice(
+        ["mixed", "mixed_even", "excitatory", "inhibitory", "zero", "tiny"]
+        if extreme
+        else ["mixed_even"]
+    )
+    if mode == "zero":
+        return np.zeros(shape, dtype=np.int64)
+    if mode == "tiny":
+        w = rng.integers(-3, 4, shape)
+    elif mode == "mixed":
+        w = rng.integers(-256, 256, shape)
+    elif mode == "mixed_even":
+        w = 2 * rng.integers(-128, 128, shape)
+    elif mode == "excitatory":
+        w = rng.integers(0, 256, shape)
+    else:
+        w = rng.integers(-256, 1, shape)
+    density = rng.choice([1.0, 0.5, 0.1]) if extreme else 1.0
+    return (w * (rng.random(shape) < density)).astype(np.int64)
+
+
+def random_neuron(rng: np.random.Generator, shape: tuple[int, ...], extreme: bool) -> dict:
+    """CUBA parameters: decays and thresholds across their full ranges, biases at the limits."""
+
+    def pick(edges: list[int], lo: int, hi: int) -> int:
+        return int(rng.choice(edges)) if rng.random() < 0.5 else int(rng.integers(lo, hi + 1))
+
+    du = pick([0, 4095], 0, fp.DECAY_MAX) if extreme else int(rng.integers(0, fp.DECAY_MAX + 1))
+    dv = pick([0, 4095], 0, fp.DECAY_MAX) if extreme else int(rng.integers(0, 1024))
+    vth = pick([0, 1, fp.VTH_MAX], 0, 2000) if extreme else int(rng.integers(50, 2000))
+    bias = None
+    if rng.random() < 0.7:
+        lo, hi = (fp.BIAS_MIN, fp.BIAS_MAX) if extreme and rng.random() < 0.5 else (-64, 64)
+        bias = rng.integers(lo, hi + 1, shape)
+    return {"du": du, "dv": dv, "vth": vth, "bias": bias}
+
+
+def random_dense_net(rng: np.random.Generator, sizes: list[int], extreme: bool = True) -> LoihiNet:
+    """A dense net ``sizes[0] -> sizes[1] -> ...``."""
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+        layers.append(
+            LoihiLayer(
+                kind="dense",
+                shape=(n_out,),
+                name=f"dense{i + 1}",
+                weight=random_weight(rng, (n_out, n_in), extreme),
+                scale=float(rng.uniform(10, 300)),
+                **random_neuron(rng, (n_out,), extreme),
+            )
+        )
+    return LoihiNet(
+        input=InputSpec(shape=(sizes[0],), encoding="rate", timesteps=8),
+        layers=layers,
+        source="random",
+    )
+
+
+def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def random_conv_net(
+    rng: np.random.Generator,
+    in_shape: tuple[int, int, int] = (2, 8, 8),
+    convs: list[tuple[int, int, int]] = ((4, 3, 2), (4, 3, 1)),
+    dense: list[int] = (10,),
+    extreme: bool = True,
+) -> LoihiNet:
+    """Convolutions ``(channels, kernel, stride)`` with padding k//2, then flatten and dense layers."""
+    layers = []
+    c, h, w = in_shape
+    for i, (c_out, k, s) in enumerate(convs):
+        groups = (
+            int(rng.choice([g for g in (1, 2) if c % g == 0 and c_out % g == 0])) if extreme else 1
+        )
+        dil = int(rng.choice([1, 2])) if extreme and k > 1 else 1
+        pad = (k // 2) * dil
+        h, w = conv_out(h, k, s, pad, dil), conv_out(w, k, s, pad, dil)
+        layers.append(
+            LoihiLayer(
+                kind="conv",
+                shape=(c_out, h, w),
+                name=f"conv{i + 1}",
+                weight=random_weight(rng, (c_out, c // groups, k, k), extreme),
+                stride=(s, s),
+                padding=(pad, pad),
+                dilation=(dil, dil),
+                groups=groups,
+                **random_neuron(rng, (c_out, h, w), extreme),
+            )
+        )
+        c = c_out
+    n_in = c * h * w
+    if dense:
+        layers.append(LoihiLayer(kind="flatten", shape=(n_in,), name="flatten"))
+    for i, n_out in enumerate(dense):
+        layers.append(
+            LoihiLayer(
+                kind="dense",
+                shape=(n_out,),
+                name=f"dense{i + 1}",
+                weight=random_weight(rng, (n_out, n_in), extreme),
+                **random_neuron(rng, (n_out,), extreme),
+            )
+        )
+        n_in = n_out
+    return LoihiNet(
+        input=InputSpec(shape=in_shape, encoding="rate", timesteps=8),
+        layers=layers,
+        source="random",
+    )
+
+
+def random_inputs(
+    rng: np.random.Generator, net: LoihiNet, samples: int, steps: int, rate: float | None = None
+) -> np.ndarray:
+    """Binary inputs [samples, steps, *input shape]; a high rate drives u past 2**23."""
+    p = rate if rate is not None else float(rng.choice([0.05, 0.3, 0.9]))
+    return (rng.random((samples, steps, *net.input.shape)) < p).astype(np.uint8)
