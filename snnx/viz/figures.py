@@ -1,0 +1,195 @@
+"""One function per figure; each takes plain arrays and writes one PNG atomically.
+
+The figures only draw: gathering the data (running models, reading JSON) is done by
+``snnx.viz.plots``, so each figure can be made from any source (predict, report, a notebook).
+Float results are drawn in blue, fixed-point results in orange throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from snnx.io import write_atomic  # noqa: E402
+from snnx.viz.trace import Trace  # noqa: E402
+
+FLOAT_COLOR, FIXED_COLOR = "tab:blue", "tab:orange"
+DPI = 100
+
+
+def save(fig: plt.Figure, path: str | Path) -> Path:
+    """Write ``fig`` as PNG atomically and free it."""
+    fig.tight_layout()
+    write_atomic(path, lambda p: fig.savefig(p, dpi=DPI, format="png"))
+    plt.close(fig)
+    return Path(path)
+
+
+def raster(ax: plt.Axes, spikes: np.ndarray, color: str, title: str, marker: str = "|") -> None:
+    """Spike raster of one layer: ``spikes`` [steps, neurons], a mark per spike (1-based steps)."""
+    t, n = np.nonzero(spikes)
+    size = float(np.clip((120 / max(spikes.shape[1], 1)) ** 2, 4, 40))  # rows stay visible for 10 or 3000 neurons
+    ax.scatter(t + 1, n, s=size, marker=marker, color=color, linewidths=0.8)
+    ax.set(xlim=(0.5, spikes.shape[0] + 0.5), ylim=(-0.5, spikes.shape[1] - 0.5), title=title,
+           xlabel="time step", ylabel="neuron")
+
+
+def plot_input_raster(inputs: np.ndarray, path: str | Path, title: str = "Input encoding") -> Path:
+    """Encoded input of one sample [T, n_in]: which pixel spiked when (or the analog drive)."""
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    if np.all((inputs == 0) | (inputs == 1)):
+        raster(ax, inputs, "black", f"{title}: {int(inputs.sum())} spikes")
+    else:
+        im = ax.imshow(inputs.T, aspect="auto", origin="lower", cmap="gray_r",
+                       extent=(0.5, inputs.shape[0] + 0.5, -0.5, inputs.shape[1] - 0.5))
+        fig.colorbar(im, ax=ax, label="input value")
+        ax.set(title=f"{title} (analog)", xlabel="time step", ylabel="input")
+    return save(fig, path)
+
+
+def plot_layer_rasters(float_run: Trace | None, fixed_run: Trace | None, sample: int,
+                       path: str | Path) -> Path:
+    """Hidden and output rasters of one sample; float (|) and fixed point (x) overlaid."""
+    runs = [(r, c, m, lbl) for r, c, m, lbl in ((float_run, FLOAT_COLOR, "|", "float"),
+                                                  (fixed_run, FIXED_COLOR, "x", "fixed point")) if r is not None]
+    layers = len(runs[0][0].layers)
+    fig, axes = plt.subplots(layers, 1, figsize=(8, 2.6 * layers), squeeze=False)
+    for i, ax in enumerate(axes[:, 0]):
+        for run, color, marker, label in runs:
+            layer = run.layers[i]
+            raster(ax, layer.spikes[sample], color, layer.name, marker)
+            ax.scatter([], [], marker=marker, color=color, label=f"{label} ({int(layer.spikes[sample].sum())} spikes)")
+        ax.legend(loc="upper right", fontsize=7)
+    axes[-1, 0].axvline(runs[0][0].latency + 0.5, color="gray", lw=0.8, ls=":")
+    axes[-1, 0].set_ylabel("class")
+    return save(fig, path)
+
+
+def pick_neurons(run: Trace, sample: int, per_layer: int = 2) -> list[list[int]]:
+    """The most active neurons of each layer (output layer: the top classes), for traces."""
+    picks = []
+    for layer in run.layers:
+        activity = layer.spikes[sample].sum(0) + (1e-6 * layer.v[sample].max(0) if layer.v is not None else 0)
+        picks.append([int(i) for i in np.argsort(-activity, kind="stable")[:per_layer]])
+    return picks
+
+
+def plot_membranes(float_run: Trace | None, fixed_run: Trace | None, sample: int,
+                   path: str | Path, neurons: list[list[int]] | None = None) -> Path:
+    """Membrane potential (before reset) against time with the threshold; float and fixed overlaid."""
+    ref = float_run or fixed_run
+    neurons = neurons or pick_neurons(ref, sample)
+    cells = [(i, n) for i, layer_neurons in enumerate(neurons) for n in layer_neurons]
+    fig, axes = plt.subplots(len(cells), 1, figsize=(8, 2.0 * len(cells)), squeeze=False, sharex=True)
+    for ax, (i, n) in zip(axes[:, 0], cells, strict=True):
+        for run, color, style, label in ((float_run, FLOAT_COLOR, "-", "float"),
+                                         (fixed_run, FIXED_COLOR, "--", "fixed point")):
+            if run is None or run.layers[i].v is None:
+                continue
+            layer = run.layers[i]
+            steps = np.arange(1, layer.v.shape[1] + 1)
+            ax.plot(steps, layer.v[sample, :, n], style, color=color, lw=1.2, label=f"{label} v")
+            ax.axhline(layer.threshold, color=color, lw=0.8, ls=":", label=f"{label} threshold")
+            t = np.nonzero(layer.spikes[sample, :, n])[0]
+            ax.plot(t + 1, np.full(len(t), layer.threshold), "v", color=color, ms=4)
+        ax.set(title=f"layer {ref.layers[i].name}, neuron {n}", ylabel="v")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left", fontsize=7, ncol=4)
+    axes[-1, 0].set_xlabel("time step (triangles: spikes)")
+    return save(fig, path)
+
+
+def plot_weight_histograms(names: Sequence[str], float_weights: Sequence[np.ndarray],
+                           quantized: Sequence[np.ndarray] | None, path: str | Path) -> Path:
+    """Per layer: the trained float weights vs the deployed ones (integer / scale)."""
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        w = np.ravel(float_weights[i])
+        bins = np.linspace(w.min(), w.max(), 61) if w.max() > w.min() else 30
+        ax.hist(w, bins=bins, color=FLOAT_COLOR, alpha=0.6, label="float")
+        if quantized is not None:
+            ax.hist(np.ravel(quantized[i]), bins=bins, histtype="step", color=FIXED_COLOR, lw=1.4,
+                    label="quantized (int / scale)")
+        ax.set(title=f"layer {names[i]}", xlabel="weight", ylabel="count", yscale="log")
+        ax.legend(fontsize=7)
+    return save(fig, path)
+
+
+def plot_layer_spikes(names: Sequence[str], float_counts: Sequence[float] | None,
+                      fixed_counts: Sequence[float] | None, path: str | Path, samples: int) -> Path:
+    """Average spikes per sample in each layer, float vs fixed point."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.5))
+    x = np.arange(len(names))
+    bars = [(c, col, lbl) for c, col, lbl in ((float_counts, FLOAT_COLOR, "float"),
+                                               (fixed_counts, FIXED_COLOR, "fixed point")) if c is not None]
+    width = 0.8 / len(bars)
+    for j, (counts, color, label) in enumerate(bars):
+        pos = x - 0.4 + width * (j + 0.5)
+        ax.bar(pos, counts, width, color=color, label=label)
+        for p, c in zip(pos, counts, strict=True):
+            ax.annotate(f"{c:.0f}", (p, c), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set(ylabel="spikes per sample", title=f"Spikes per layer (mean over {samples} test images)")
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def plot_energy(names: Sequence[str], parts: dict[str, Sequence[float]], path: str | Path,
+                unit: str = "uJ") -> Path:
+    """Energy per layer, stacked by component (synaptic ops, neuron updates, spikes...)."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.5))
+    bottom = np.zeros(len(names))
+    for label, values in parts.items():
+        values = np.asarray(values, dtype=float)
+        ax.bar(np.arange(len(names)), values, 0.6, bottom=bottom, label=label)
+        bottom += values
+    ax.set_xticks(np.arange(len(names)), names, fontsize=8)
+    ax.set(ylabel=f"energy per inference ({unit})", title="Energy per layer")
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
+def plot_confusion(labels: np.ndarray, predictions: dict[str, np.ndarray], path: str | Path,
+                   classes: int = 10) -> Path:
+    """Confusion matrices (true class x predicted class), one per model, with accuracy."""
+    fig, axes = plt.subplots(1, len(predictions), figsize=(4.6 * len(predictions), 4.2), squeeze=False)
+    for ax, (name, pred) in zip(axes[0], predictions.items(), strict=True):
+        m = np.zeros((classes, classes), dtype=int)
+        np.add.at(m, (labels, pred), 1)
+        ax.imshow(m, cmap="Blues")
+        for (r, c), v in np.ndenumerate(m):
+            if v:
+                ax.text(c, r, str(v), ha="center", va="center", fontsize=6,
+                        color="white" if v > m.max() / 2 else "black")
+        acc = 100 * float((labels == pred).mean())
+        ax.set(title=f"{name}: {acc:.2f} % of {len(labels)}", xlabel="predicted", ylabel="true",
+               xticks=range(classes), yticks=range(classes))
+    return save(fig, path)
+
+
+def plot_prediction(pixels: np.ndarray, float_run: Trace | None, fixed_run: Trace | None,
+                    path: str | Path) -> Path:
+    """``snnx predict --plot``: the prepared image, its input raster and the output spikes."""
+    ref = float_run or fixed_run
+    fig = plt.figure(figsize=(11, 3.8))
+    grid = fig.add_gridspec(1, 3, width_ratios=[1, 2.2, 2.2])
+    ax_img, ax_in, ax_out = (fig.add_subplot(grid[0, i]) for i in range(3))
+    ax_img.imshow(pixels, cmap="gray", vmin=0, vmax=1)
+    ax_img.set(title="model input", xticks=[], yticks=[])
+    raster(ax_in, ref.inputs[0], "black", f"input spikes ({int(ref.inputs[0].sum())})")
+    for run, color, marker, label in ((float_run, FLOAT_COLOR, "|", "float"),
+                                      (fixed_run, FIXED_COLOR, "x", "fixed point")):
+        if run is None:
+            continue
+        raster(ax_out, run.layers[-1].spikes[0], color, "output spikes", marker)
+        ax_out.scatter([], [], marker=marker, color=color, label=f"{label}: class {int(run.predictions[0])}")
+    ax_out.axvline(ref.latency + 0.5, color="gray", lw=0.8, ls=":")
+    ax_out.set(ylabel="class", yticks=range(ref.layers[-1].spikes.shape[2]))
+    ax_out.legend(loc="upper left", fontsize=8)
+    return save(fig, path)

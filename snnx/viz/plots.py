@@ -1,0 +1,232 @@
+"""Gather a run's data (models, test images, metrics, sim/energy JSON) and draw every plot.
+
+``make_plots`` writes ``RUN/plots/*.png`` and returns what the HTML report needs: the
+figures with captions, the traces of a few test samples for the interactive view, and a
+note for every section that cannot be made yet with the command that makes it.
+Float and fixed point always see the same input spikes (one encoding per batch).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from snnx.errors import SnnxError
+from snnx.io import read_json
+from snnx.viz import figures
+from snnx.viz.trace import (
+    RunModels,
+    Trace,
+    encode_images,
+    fixed_trace,
+    float_trace,
+    load_run_models,
+)
+
+REPORT_SAMPLES = 1000  # test images for the confusion matrices and spike counts
+TRACE_SAMPLES = 3  # test images kept in full (spikes and membranes) for the interactive view
+BATCH = 250
+
+
+@dataclass
+class Figure:
+    key: str
+    title: str
+    path: Path
+    caption: str
+
+
+@dataclass
+class TestSummary:
+    """Predictions and mean spikes per layer per sample of one model on the report's images."""
+
+    predictions: np.ndarray
+    spikes_per_sample: np.ndarray
+    layer_names: list[str]
+
+
+@dataclass
+class ReportData:
+    run: Path
+    models: RunModels
+    labels: np.ndarray | None = None
+    float_summary: TestSummary | None = None
+    fixed_summary: TestSummary | None = None
+    float_trace: Trace | None = None
+    fixed_trace: Trace | None = None
+    figures: list[Figure] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)  # figure key -> what to run to make it
+    sim: dict | None = None
+    energy: dict | None = None
+
+
+def read_optional_json(path: Path) -> dict | None:
+    """A stage's JSON output, or None when that stage has not run (a corrupt file is an error)."""
+    return read_json(path) if path.exists() else None
+
+
+def summarize_test_set(models: RunModels, images: torch.Tensor, seed: int) -> tuple[TestSummary | None, TestSummary | None]:
+    """Run float and fixed point over ``images`` in batches without keeping the spikes."""
+    preds: dict[str, list[np.ndarray]] = {"float": [], "fixed": []}
+    totals: dict[str, np.ndarray] = {}
+    names: dict[str, list[str]] = {}
+    for b, start in enumerate(range(0, len(images), BATCH)):
+        x = encode_images(models, images[start: start + BATCH], seed + b)
+        for key, run in (("float", _float(models, x)), ("fixed", _fixed(models, x))):
+            if run is None:
+                continue
+            preds[key].append(run.predictions)
+            per_layer = np.array([layer.spikes.sum() for layer in run.layers])
+            totals[key] = totals.get(key, 0) + per_layer
+            names[key] = [layer.name for layer in run.layers]
+    return tuple(  # type: ignore[return-value]
+        TestSummary(np.concatenate(preds[k]), totals[k] / len(images), names[k]) if preds[k] else None
+        for k in ("float", "fixed"))
+
+
+def _float(models: RunModels, x: torch.Tensor, record_v: bool = False) -> Trace | None:
+    return None if models.model is None else float_trace(models.model, x, record_v)
+
+
+def _fixed(models: RunModels, x: torch.Tensor, record_v: bool = False) -> Trace | None:
+    if models.net is None:
+        return None
+    return fixed_trace(models.net, x.reshape(x.shape[0], x.shape[1], *models.net.input.shape), record_v)
+
+
+def load_test_images(models: RunModels, data_dir: Path | None) -> tuple[torch.Tensor, np.ndarray]:
+    """The first REPORT_SAMPLES test images of the run's dataset, shaped for the model."""
+    from snnx.data.datasets import load_split
+
+    if models.checkpoint is not None:
+        data = models.checkpoint.config.data
+        dataset, folder = data.dataset, data_dir or data.dir
+    else:
+        dataset, folder = "mnist", data_dir
+    test = load_split(dataset, train=False, data_dir=folder, subset=REPORT_SAMPLES)
+    shape = models.input_shape
+    if int(np.prod(test.image_shape)) != int(np.prod(shape)):
+        raise SnnxError(f"the model takes input {shape} but {dataset} images are {test.image_shape}; "
+                        "pass the dataset the run was trained on with --data-dir")
+    return test.floats(slice(None)).reshape(len(test), *shape), test.labels.numpy()
+
+
+def weight_pairs(models: RunModels) -> tuple[list[str], list[np.ndarray], list[np.ndarray] | None]:
+    """Trained float weights and deployed weights (integer / scale) per synapse layer."""
+    model = models.model
+    if model is None:  # a run from a foreign NIR graph: only the deployed weights exist
+        layers = models.net.synapse_layers
+        return [f"{i + 1}" for i in range(len(layers))], [ly.weight / ly.scale for ly in layers], None
+    if not hasattr(model, "layers"):  # attention hybrid: every weight matrix, float only
+        named = [(n, p.detach().numpy()) for n, p in model.named_parameters() if p.dim() >= 2]
+        return [n for n, _ in named], [w for _, w in named], None
+    names, weights = [], []
+    for i, layer in enumerate(model.layers):
+        w = layer.synapse.weight.detach()
+        if layer.spec.skip == 1:  # the deployed layer is W + I (models.SpikingLayer.params)
+            w = w + torch.eye(w.shape[0])
+        names.append(f"{i + 1}: {layer.spec.kind}")
+        weights.append(w.numpy())
+    quantized = None
+    if models.net is not None:
+        quantized = [ly.weight / ly.scale for ly in models.net.synapse_layers]
+    return names, weights, quantized
+
+
+def energy_per_layer(energy: dict) -> tuple[list[str], dict[str, list[float]], str] | None:
+    """(layer names, {component: values}, unit) from energy.json's per-layer list, if any."""
+    rows = next((v for k, v in energy.items() if "layer" in k and isinstance(v, list)
+                 and v and all(isinstance(r, dict) for r in v)), None)
+    if rows is None:
+        return None
+    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and ("energy" in k.lower() or k.lower().endswith(("_uj", "_nj", "_pj")))]
+    parts = [k for k in keys if "total" not in k.lower()] if len(keys) > 1 else keys
+    if len(parts) > 1:
+        # a plain "energy_uJ" beside its components is their sum: stacking it would count twice
+        parts = [k for k in parts if k.lower() not in ("energy", "energy_uj", "energy_nj", "energy_pj")] or parts
+    if not parts:
+        return None
+    names = [str(r.get("name", r.get("layer", i + 1))) for i, r in enumerate(rows)]
+    unit = parts[0].rsplit("_", 1)[-1] if "_" in parts[0] else "uJ"
+    return names, {k: [float(r.get(k, 0.0)) for r in rows] for k in parts}, unit
+
+
+def gather(run: Path, data_dir: Path | None) -> ReportData:
+    """Load everything a report shows and run the models on the test images."""
+    models = load_run_models(run)
+    d = ReportData(Path(run), models, sim=read_optional_json(run / "sim.json"),
+                   energy=read_optional_json(run / "deploy" / "loihi2" / "energy.json"))
+    images, d.labels = load_test_images(models, data_dir)
+    seed = models.checkpoint.config.train.seed if models.checkpoint is not None else 0
+    d.float_summary, d.fixed_summary = summarize_test_set(models, images, seed)
+    x = encode_images(models, images[:TRACE_SAMPLES], seed)
+    d.float_trace, d.fixed_trace = _float(models, x, True), _fixed(models, x, True)
+    return d
+
+
+def make_plots(run: Path, data_dir: Path | None = None) -> ReportData:
+    """Write every plot into RUN/plots/ and return them with the report's data."""
+    d = gather(run, data_dir)
+    models, run = d.models, Path(run)
+    out = run / "plots"
+    fl, fx = d.float_trace, d.fixed_trace
+    ref = fl or fx
+    no_net = f"run `snnx export {run}` for the fixed-point half"
+    fixed_note = "" if fx is not None else f" (float only: {no_net})"
+
+    def add(key: str, title: str, caption: str, draw) -> None:
+        d.figures.append(Figure(key, title, draw(out / f"{key}.png"), caption))
+
+    add("input_raster", "Input encoding",
+        f"Spikes of the {ref.inputs.shape[2]} inputs for test image 0 (label {d.labels[0]}), "
+        f"{models.encoding()['encoding']} encoding, {ref.inputs.shape[1]} steps.",
+        lambda p: figures.plot_input_raster(ref.inputs[0], p))
+    add("rasters", "Hidden and output spikes",
+        f"Every layer's spikes for test image 0: float (|) and fixed point (x) overlaid; the dotted line "
+        f"ends the {ref.latency}-step pipeline latency, after which output spikes are counted{fixed_note}.",
+        lambda p: figures.plot_layer_rasters(fl, fx, 0, p))
+    if ref.layers[0].v is not None:
+        add("membranes", "Membrane traces",
+            "Membrane potential before reset of the two most active neurons per layer (output: top classes), "
+            "float (solid) and fixed point (dashed, v_int / (64 scale)), with each model's threshold "
+            f"(dotted){fixed_note}.",
+            lambda p: figures.plot_membranes(fl, fx, 0, p))
+    names, weights, quantized = weight_pairs(models)
+    add("weights", "Weight histograms",
+        "Trained float weights against the deployed integer weights divided by the layer's scale"
+        + ("." if quantized is not None else f" (float only: {no_net})."),
+        lambda p: figures.plot_weight_histograms(names, weights, quantized, p))
+    metrics = run / "metrics.csv"
+    if metrics.exists():
+        from snnx.viz.training import plot_training
+
+        with metrics.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        if rows:
+            add("training", "Training curves", "Loss and train/test accuracy per epoch (metrics.csv).",
+                lambda p: (plot_training(rows, p), p)[1])
+    else:
+        d.missing["training"] = f"metrics.csv not found: train with `snnx train -o {run}`"
+    fs, xs = d.float_summary, d.fixed_summary
+    n = len(d.labels)
+    add("layer_spikes", "Spikes per layer",
+        f"Mean spikes per test image in each layer over the first {n} test images{fixed_note}.",
+        lambda p: figures.plot_layer_spikes((fs or xs).layer_names, None if fs is None else fs.spikes_per_sample,
+                                            None if xs is None else xs.spikes_per_sample, p, n))
+    per_layer = energy_per_layer(d.energy) if d.energy else None
+    if per_layer is not None:
+        add("energy", "Energy per layer", "Energy per inference per layer from deploy/loihi2/energy.json.",
+            lambda p: figures.plot_energy(*per_layer[:2], p, unit=per_layer[2]))
+    else:
+        d.missing["energy"] = (f"no per-layer energy: run `snnx deploy {run}`" if d.energy is None
+                               else "deploy/loihi2/energy.json has no per-layer list")
+    preds = {name: s.predictions for name, s in (("float", fs), ("fixed point", xs)) if s is not None}
+    add("confusion", "Confusion matrix",
+        f"True against predicted class on the first {n} test images{fixed_note}.",
+        lambda p: figures.plot_confusion(d.labels, preds, p))
+    return d

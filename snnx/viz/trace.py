@@ -1,0 +1,196 @@
+"""Run images through a run's float model and its fixed-point network, keeping every layer.
+
+``snnx predict`` and ``snnx report`` both need the same thing: the spikes (and membrane
+potentials) of every layer for a few images, from the float model (checkpoint.pt) and from
+the bit-accurate fixed-point network (model.net through the fast simulator), on identical
+input spikes. Fixed-point membranes are converted to float units (v_int / (64 * scale),
+DESIGN §4) so the two can be drawn on one axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from snnx.errors import SnnxError
+
+
+@dataclass
+class RunModels:
+    """What a run folder offers for inference: the float model and/or the fixed-point net."""
+
+    run: Path
+    checkpoint: object | None = None  # snnx.train.checkpoint.Checkpoint
+    model: torch.nn.Module | None = None
+    net: object | None = None  # snnx.export.loihinet.LoihiNet
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        if self.model is not None:
+            return tuple(self.checkpoint.spec.input_shape)
+        return tuple(self.net.input.shape)
+
+    def encoding(self) -> dict:
+        """Encoder arguments (``snnx.data.encoders.encode``) the run was trained/exported with."""
+        if self.checkpoint is not None:
+            d = self.checkpoint.config.data
+            return {"encoding": d.encoding, "timesteps": d.timesteps, "gain": d.gain, "latency_tau": d.latency_tau}
+        inp = self.net.input
+        return {"encoding": inp.encoding, "timesteps": inp.timesteps,
+                "gain": float(inp.params.get("gain", 1.0)), "latency_tau": float(inp.params.get("latency_tau", 5.0))}
+
+
+def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
+    """Load checkpoint.pt and model.net if present; explain what is missing in ``notes``."""
+    from snnx.train.checkpoint import Checkpoint
+
+    run = Path(run)
+    if not run.is_dir():
+        raise SnnxError(f"run folder {run} not found; create it with `snnx train -o {run}`")
+    out = RunModels(run)
+    ck_path, net_path = run / "checkpoint.pt", run / "model.net"
+    if ck_path.exists():
+        out.checkpoint = Checkpoint.load(ck_path)
+        out.model = out.checkpoint.build_model()
+    if net_path.exists():
+        from snnx.export.loihinet import LoihiNet
+
+        out.net = LoihiNet.load(net_path)
+    elif out.checkpoint is not None and out.checkpoint.spec.kind == "attention":
+        out.notes.append("fixed point: not available, the attention model cannot be exported to Loihi")
+    else:
+        out.notes.append(f"fixed point: not available, run `snnx export {run}` first to create model.net")
+    if out.model is None and out.net is None:
+        raise SnnxError(f"{run} has neither checkpoint.pt nor model.net; run `snnx train -o {run}` first")
+    if need_fixed and out.net is None:
+        raise SnnxError(f"{net_path} not found; run `snnx export {run}` first")
+    if out.model is not None and out.net is not None:
+        a, b = tuple(out.checkpoint.spec.input_shape), tuple(out.net.input.shape)
+        if int(np.prod(a)) != int(np.prod(b)):
+            raise SnnxError(f"{net_path} takes input {b} but checkpoint.pt takes {a}; re-run `snnx export {run}`")
+    return out
+
+
+def encode_images(models: RunModels, images: torch.Tensor, seed: int) -> torch.Tensor:
+    """Encode float images [B, *input_shape] in [0, 1] to [T, B, *input_shape] as the run does."""
+    from snnx.data.encoders import ENCODINGS, encode
+
+    enc = models.encoding()
+    if enc["encoding"] not in ENCODINGS:
+        raise SnnxError(f"this network takes encoding {enc['encoding']!r} (raw spikes), not images; "
+                        f"feed it spikes with `snnx sim {models.run} --input spikes.npy`")
+    return encode(images, enc["encoding"], enc["timesteps"], seed, enc["gain"], enc["latency_tau"])
+
+
+@dataclass
+class LayerTrace:
+    """One layer's activity for a batch: spikes and membrane [B, S, n] (S = T + L steps)."""
+
+    name: str
+    spikes: np.ndarray
+    v: np.ndarray | None  # membrane before reset, float units
+    threshold: float
+
+
+@dataclass
+class Trace:
+    """Input spikes [B, T, n_in] and per-layer activity of one model on the same input."""
+
+    inputs: np.ndarray
+    layers: list[LayerTrace]
+    latency: int
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Output spikes in the readout window (steps L+1..T+L), [B, classes]."""
+        return self.layers[-1].spikes[:, self.latency:].sum(1)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.counts.argmax(1)
+
+    def spikes_per_sample(self) -> np.ndarray:
+        """Total spikes of each layer per sample, [layers]."""
+        return np.array([layer.spikes.sum() / layer.spikes.shape[0] for layer in self.layers])
+
+
+def _flat(t: torch.Tensor) -> np.ndarray:
+    """[S, B, *shape] -> [B, S, n]."""
+    return t.detach().reshape(t.shape[0], t.shape[1], -1).transpose(0, 1).cpu().numpy()
+
+
+def layer_name(index: int, kind: str, shape: tuple[int, ...]) -> str:
+    """One naming rule for float and fixed-point layers, so plots can pair them."""
+    return f"{index + 1}: {kind} {'x'.join(map(str, shape))}"
+
+
+def _layer_names(model: torch.nn.Module) -> list[str]:
+    if hasattr(model, "layers"):
+        return [layer_name(i, layer.spec.kind, layer.out_shape) for i, layer in enumerate(model.layers)]
+    return ["1: patch embedding", "2: attention", "3: readout"]
+
+
+def _thresholds(model: torch.nn.Module) -> list[float]:
+    if hasattr(model, "layers"):
+        return [float(layer.params().threshold) for layer in model.layers]
+    return [float(model.spec.threshold)] * 3
+
+
+@torch.no_grad()
+def float_trace(model: torch.nn.Module, x: torch.Tensor, record_v: bool = True) -> Trace:
+    """The float model on encoded input ``x`` [T, B, *shape]."""
+    out = model(x, record_v=record_v)
+    membranes = out.membranes if record_v else [None] * len(out.spikes)
+    layers = [LayerTrace(name, _flat(s), None if v is None else _flat(v), th)
+              for name, s, v, th in zip(_layer_names(model), out.spikes, membranes, _thresholds(model), strict=True)]
+    return Trace(_flat(x), layers, out.latency)
+
+
+def fixed_inputs(net, x: torch.Tensor) -> np.ndarray:
+    """Encoded float input [T, B, *model shape] -> the simulator's integer input [B, T, *net shape]."""
+    arr = x.detach().cpu().numpy()
+    arr = arr.reshape(arr.shape[0], arr.shape[1], *net.input.shape).swapaxes(0, 1)
+    if net.input.encoding == "direct":
+        from snnx.sim.fast import direct_input  # graded input: the simulator's own scaling rule
+
+        return direct_input(net, arr)
+    return np.ascontiguousarray(arr).astype(np.int64)
+
+
+def fixed_trace(net, x: torch.Tensor, record_v: bool = True) -> Trace:
+    """The fixed-point network (fast bit-accurate simulator) on the same encoded input."""
+    from snnx.sim.fast import simulate
+
+    inputs = fixed_inputs(net, x)
+    res = simulate(net, inputs, record_state=record_v)
+    layers = []
+    for i, (layer, s) in enumerate(zip(net.synapse_layers, res.spikes, strict=True)):
+        s = np.asarray(s)
+        v = None
+        if record_v:
+            v = _pre_reset_v(layer, np.asarray(res.u[i]), np.asarray(res.v[i]))
+            v = v.reshape(v.shape[0], v.shape[1], -1) / (64.0 * layer.scale)
+        layers.append(LayerTrace(layer_name(i, layer.kind, layer.shape),
+                                 s.reshape(s.shape[0], s.shape[1], -1).astype(np.float32), v,
+                                 layer.vth / layer.scale))
+    return Trace(_flat(x), layers, net.num_synapse_layers)
+
+
+def _pre_reset_v(layer, u: np.ndarray, v_after: np.ndarray) -> np.ndarray:
+    """Membrane before the reset, recomputed from u and the previous step's v (DESIGN §6.3).
+
+    The simulator records v after the spike reset (what Lava's ``v`` Var holds); the float
+    model records it before, which is what shows a threshold crossing. Recomputing
+    v_pre = dec(v[t-1], 4096 - dv) + u[t] + (bias << 6) is exact integer arithmetic.
+    """
+    v_prev = np.concatenate([np.zeros_like(v_after[:, :1]), v_after[:, :-1]], axis=1).astype(np.int64)
+    m = 4096 - int(layer.dv)
+    prod = v_prev * m
+    dec = np.sign(prod) * (np.abs(prod) >> 12)
+    bias = 0 if layer.bias is None else (np.asarray(layer.bias, dtype=np.int64) << 6)
+    pre = dec + u.astype(np.int64) + bias
+    return np.clip(pre, -(2**23 - 1), 2**23 - 1)
