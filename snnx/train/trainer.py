@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -117,6 +118,7 @@ def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: b
     """Train the configured model into ``run_dir``; see the module docstring for outputs."""
     run_dir = Path(run_dir)
     device = select_device(cfg.train.device)
+    np.finfo(np.float32), np.finfo(np.float64)  # computed before flushing, or numpy warns
     torch.set_flush_denormal(True)  # decaying optimizer moments/membranes must not hit slow denormals
     train_set = load_data(cfg.data, True, data_dir)
     test_set = load_data(cfg.data, False, data_dir)
