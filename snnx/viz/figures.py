@@ -111,7 +111,7 @@ def plot_weight_histograms(names: Sequence[str], float_weights: Sequence[np.ndar
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
     for i, ax in enumerate(axes[0]):
         w = np.ravel(float_weights[i])
-        bins = np.linspace(w.min(), w.max(), 61) if w.max() > w.min() else 30
+        bins = _bins(w, None if quantized is None else np.ravel(quantized[i]))
         ax.hist(w, bins=bins, color=FLOAT_COLOR, alpha=0.6, label="float")
         if quantized is not None:
             ax.hist(np.ravel(quantized[i]), bins=bins, histtype="step", color=FIXED_COLOR, lw=1.4,
@@ -119,6 +119,20 @@ def plot_weight_histograms(names: Sequence[str], float_weights: Sequence[np.ndar
         ax.set(title=f"layer {names[i]}", xlabel="weight", ylabel="count", yscale="log")
         ax.legend(fontsize=7)
     return save(fig, path)
+
+
+def _bins(w: np.ndarray, q: np.ndarray | None, target: int = 60) -> np.ndarray | int:
+    """Bin edges on the quantization grid (whole grid steps per bin, edges between grid points),
+    so the quantized histogram shows no aliasing stripes; plain bins for float only."""
+    lo, hi = float(w.min()), float(w.max())
+    if q is not None:
+        levels = np.unique(q)
+        if len(levels) > 1:
+            step = float(np.diff(levels).min())
+            width = step * max(1, int(np.ceil((hi - lo) / step / target)))
+            start = levels[0] - step / 2 - width * np.ceil((levels[0] - lo) / width)
+            return np.arange(start, max(hi, levels[-1]) + width, width)
+    return np.linspace(lo, hi, target + 1) if hi > lo else 30
 
 
 def plot_layer_spikes(names: Sequence[str], float_counts: Sequence[float] | None,

@@ -98,8 +98,8 @@ def _fixed(models: RunModels, x: torch.Tensor, record_v: bool = False) -> Trace 
     return fixed_trace(models.net, x.reshape(x.shape[0], x.shape[1], *models.net.input.shape), record_v)
 
 
-def load_test_images(models: RunModels, data_dir: Path | None) -> tuple[torch.Tensor, np.ndarray]:
-    """The first REPORT_SAMPLES test images of the run's dataset, shaped for the model."""
+def load_test_images(models: RunModels, data_dir: Path | None, samples: int) -> tuple[torch.Tensor, np.ndarray]:
+    """The first ``samples`` test images of the run's dataset, shaped for the model."""
     from snnx.data.datasets import load_split
 
     if models.checkpoint is not None:
@@ -107,7 +107,7 @@ def load_test_images(models: RunModels, data_dir: Path | None) -> tuple[torch.Te
         dataset, folder = data.dataset, data_dir or data.dir
     else:
         dataset, folder = "mnist", data_dir
-    test = load_split(dataset, train=False, data_dir=folder, subset=REPORT_SAMPLES)
+    test = load_split(dataset, train=False, data_dir=folder, subset=samples)
     shape = models.input_shape
     if int(np.prod(test.image_shape)) != int(np.prod(shape)):
         raise SnnxError(f"the model takes input {shape} but {dataset} images are {test.image_shape}; "
@@ -156,12 +156,12 @@ def energy_per_layer(energy: dict) -> tuple[list[str], dict[str, list[float]], s
     return names, {k: [float(r.get(k, 0.0)) for r in rows] for k in parts}, unit
 
 
-def gather(run: Path, data_dir: Path | None) -> ReportData:
-    """Load everything a report shows and run the models on the test images."""
+def gather(run: Path, data_dir: Path | None, samples: int | None = None) -> ReportData:
+    """Load everything a report shows and run the models on ``samples`` test images."""
     models = load_run_models(run)
     d = ReportData(Path(run), models, sim=read_optional_json(run / "sim.json"),
                    energy=read_optional_json(run / "deploy" / "loihi2" / "energy.json"))
-    images, d.labels = load_test_images(models, data_dir)
+    images, d.labels = load_test_images(models, data_dir, samples or REPORT_SAMPLES)
     seed = models.checkpoint.config.train.seed if models.checkpoint is not None else 0
     d.float_summary, d.fixed_summary = summarize_test_set(models, images, seed)
     x = encode_images(models, images[:TRACE_SAMPLES], seed)
@@ -169,9 +169,9 @@ def gather(run: Path, data_dir: Path | None) -> ReportData:
     return d
 
 
-def make_plots(run: Path, data_dir: Path | None = None) -> ReportData:
+def make_plots(run: Path, data_dir: Path | None = None, samples: int | None = None) -> ReportData:
     """Write every plot into RUN/plots/ and return them with the report's data."""
-    d = gather(run, data_dir)
+    d = gather(run, data_dir, samples)
     models, run = d.models, Path(run)
     out = run / "plots"
     fl, fx = d.float_trace, d.fixed_trace

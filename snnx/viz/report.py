@@ -119,6 +119,10 @@ def _png(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
 def _pct(v: object) -> str | None:
     return f"{100 * v:.2f} %" if isinstance(v, (int, float)) else None
 
@@ -143,7 +147,7 @@ def summary_cards(d: ReportData) -> str:
                        ("synops_per_inference", "synaptic ops per inference"),
                        ("spikes_per_inference", "spikes per inference")):
         if isinstance(energy.get(key), (int, float)):
-            cards.append((label, f"{energy[key]:,.4g}", "energy.json"))
+            cards.append((label, _num(energy[key]), "energy.json"))
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="value">{_e(v)}</div><div class="label">{_e(lbl)}</div>'
         f'<div class="src">{_e(src)}</div></div>' for lbl, v, src in cards if v is not None) + "</div>"

@@ -1,0 +1,161 @@
+"""Plots and report data on a real (briefly trained, exported) run: real numbers, not pictures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from snnx.errors import SnnxError
+from snnx.viz import figures
+from snnx.viz.plots import energy_per_layer, make_plots, weight_pairs
+from snnx.viz.report import json_table, report_command, viewer_data
+from snnx.viz.trace import load_run_models
+
+ALL_PLOTS = {"input_raster", "rasters", "membranes", "weights", "training", "layer_spikes", "confusion"}
+
+
+@pytest.fixture(scope="module")
+def report_data(tiny_run: Path, mnist_dir: Path):
+    return make_plots(tiny_run, mnist_dir, samples=500)
+
+
+@pytest.fixture()
+def few_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports on 100 test images: these tests check content, not accuracy."""
+    monkeypatch.setattr("snnx.viz.plots.REPORT_SAMPLES", 100)
+
+
+def test_every_plot_is_a_png_in_run_plots(report_data, tiny_run: Path) -> None:
+    assert {f.key for f in report_data.figures} == ALL_PLOTS
+    assert set(report_data.missing) == {"energy"} and "snnx deploy" in report_data.missing["energy"]
+    for f in report_data.figures:
+        assert f.path == tiny_run / "plots" / f"{f.key}.png"
+        with Image.open(f.path) as img:
+            assert img.format == "PNG" and min(img.size) > 200
+    assert not list((tiny_run / "plots").glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_fixed_point_matches_float_on_the_report_images(report_data) -> None:
+    """A QAT export is (nearly) lossless: predictions, spikes and membranes agree."""
+    fs, xs, labels = report_data.float_summary, report_data.fixed_summary, report_data.labels
+    assert len(labels) == 500 and (fs.predictions == labels).mean() > 0.7
+    assert (fs.predictions == xs.predictions).mean() > 0.97
+    np.testing.assert_allclose(xs.spikes_per_sample, fs.spikes_per_sample, rtol=0.05)
+    for fl, fx in zip(report_data.float_trace.layers, report_data.fixed_trace.layers, strict=True):
+        assert fl.name == fx.name
+        assert fx.threshold == pytest.approx(fl.threshold, rel=1e-3)
+        same = fl.spikes == fx.spikes
+        assert same.mean() > 0.98
+        # membranes before reset, in float units: equal up to rounding while the spike trains agree
+        steps = np.all(same, axis=2).all(axis=0).argmin() or fl.spikes.shape[1]
+        np.testing.assert_allclose(fx.v[:, :steps], fl.v[:, :steps], atol=0.02 * fl.threshold)
+
+
+def test_fixed_membrane_crosses_threshold_exactly_where_it_spikes(report_data) -> None:
+    for layer in report_data.fixed_trace.layers:
+        assert np.array_equal(layer.spikes > 0, layer.v > layer.threshold * (1 + 1e-9))
+
+
+def test_weight_pairs_are_float_and_deployed_weights(tiny_run: Path) -> None:
+    models = load_run_models(tiny_run)
+    names, weights, quantized = weight_pairs(models)
+    assert len(names) == len(weights) == len(quantized) == 2
+    for w, q, layer in zip(weights, quantized, models.net.synapse_layers, strict=True):
+        assert w.shape == q.shape == layer.weight.shape
+        assert np.abs(w - q).max() <= 1.0 / layer.scale + 1e-6  # within one grid step (even ints)
+
+
+def test_viewer_data_is_consistent_with_the_traces(report_data) -> None:
+    data = json.loads(json.dumps(viewer_data(report_data)))  # must be plain JSON
+    assert data["models"] == ["float", "fixed"] and data["latency"] == 2 and data["steps"] == 27
+    for s, sample in enumerate(data["samples"]):
+        assert sample["label"] == report_data.labels[s]
+        assert sum(map(len, sample["input"]["spikes"])) == report_data.float_trace.inputs[s].sum()
+        for i, layer in enumerate(sample["layers"]):
+            for key, run in (("float", report_data.float_trace), ("fixed", report_data.fixed_trace)):
+                spikes = run.layers[i].spikes[s]
+                assert sum(map(len, layer[key]["spikes"])) == spikes.sum()
+                v = np.array(layer[key]["v"])
+                assert v.shape == (len(layer["neurons"]), 27)
+                np.testing.assert_allclose(v, run.layers[i].v[s][:, layer["neurons"]].T, atol=1e-4)
+        out = sample["layers"][-1]["float"]["spikes"]
+        counts = np.bincount([n for step in out[2:] for n in step], minlength=10)
+        assert int(counts.argmax()) == sample["prediction"]["float"]
+
+
+def test_energy_per_layer_reads_components_without_double_counting() -> None:
+    energy = {"energy_per_inference_uJ": 1.5, "layers": [
+        {"name": "dense 100", "synops": 5000, "energy_uJ": 1.2, "synops_energy_uJ": 1.0, "neuron_energy_uJ": 0.2},
+        {"name": "dense 10", "synops": 300, "energy_uJ": 0.3, "synops_energy_uJ": 0.1, "neuron_energy_uJ": 0.2}]}
+    names, parts, unit = energy_per_layer(energy)
+    assert names == ["dense 100", "dense 10"] and unit == "uJ"
+    assert parts == {"synops_energy_uJ": [1.0, 0.1], "neuron_energy_uJ": [0.2, 0.2]}
+    assert energy_per_layer({"energy_per_inference_uJ": 1.0}) is None
+
+
+def test_figures_from_plain_arrays(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 200)
+    preds = np.where(rng.random(200) < 0.9, labels, (labels + 1) % 10)
+    paths = [
+        figures.plot_confusion(labels, {"float": labels, "fixed point": preds}, tmp_path / "c.png"),
+        figures.plot_energy(["a", "b"], {"synops_energy_uJ": [1.0, 0.5]}, tmp_path / "e.png"),
+        figures.plot_input_raster(rng.random((25, 49)), tmp_path / "direct.png"),  # analog input
+        figures.plot_layer_spikes(["1", "2"], [300.0, 20.0], None, tmp_path / "s.png", samples=5),
+    ]
+    for p in paths:
+        with Image.open(p) as img:
+            assert img.format == "PNG"
+
+
+def test_json_table_renders_nested_values_escaped() -> None:
+    out = json_table({"a": 0.123456789, "layers": [{"n": 1, "x": "<b>"}, {"n": 2}], "v": [1, 2.5]})
+    assert "0.123457" in out and "&lt;b&gt;" in out and "<b>" not in out and "1, 2.5" in out
+    assert out.count("<table") == 2
+
+
+def test_report_without_sim_and_deploy_names_the_commands(tiny_run: Path, mnist_dir: Path,
+                                                            tmp_path: Path, few_samples) -> None:
+    run = tmp_path / "r"
+    run.mkdir()
+    for name in ("checkpoint.pt", "config.yaml"):  # trained only: no metrics, export, sim, deploy
+        shutil.copy(tiny_run / name, run / name)
+    text = report_command(run, mnist_dir).read_text(encoding="utf-8")
+    for command in ("snnx export", "snnx sim", "snnx deploy", "snnx train -o"):
+        assert f"`{command} {run}" in text, command
+    assert "float accuracy" in text and "fixed-point accuracy" not in text
+
+
+def test_report_shows_sim_and_energy_figures(tiny_run: Path, mnist_dir: Path, tmp_path: Path,
+                                            few_samples) -> None:
+    run = tmp_path / "full"
+    shutil.copytree(tiny_run, run)
+    sim = {"backend": "fast", "samples": 500, "float_accuracy": 0.8123, "fixed_accuracy": 0.8101,
+           "agreement": 0.9975, "layers": [{"name": "dense 100", "spikes_per_sample": 321.5}]}
+    energy = {"energy_per_inference_uJ": 0.875, "synops_per_inference": 43210,
+              "layers": [{"name": "dense 100", "synops_energy_uJ": 0.7, "neuron_energy_uJ": 0.1},
+                         {"name": "dense 10", "synops_energy_uJ": 0.05, "neuron_energy_uJ": 0.025}]}
+    (run / "sim.json").write_text(json.dumps(sim))
+    (run / "deploy" / "loihi2").mkdir(parents=True)
+    (run / "deploy" / "loihi2" / "energy.json").write_text(json.dumps(energy))
+    text = report_command(run, mnist_dir).read_text(encoding="utf-8")
+    for shown in ("81.23 %", "81.01 %", "99.75 %", "0.875", "43,210", "321.5", 'id="fig-energy"'):
+        assert shown in text, shown
+    assert (run / "plots" / "energy.png").exists()
+    (run / "sim.json").write_text("{ not json")
+    before = (run / "report.html").read_bytes()
+    with pytest.raises(SnnxError, match="sim.json is not valid JSON"):
+        report_command(run, mnist_dir)
+    assert (run / "report.html").read_bytes() == before  # the earlier report is kept
+
+
+def test_report_of_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SnnxError, match="not found"):
+        report_command(tmp_path / "nope", None)
+    with pytest.raises(SnnxError, match="neither checkpoint.pt nor model.net"):
+        report_command(tmp_path, None)
