@@ -191,6 +191,8 @@
 
     function draw() {
       const s = data.samples[sample];
+      root.setAttribute("data-sample", String(sample));
+      root.setAttribute("data-step", String(t));
       stepLabel.textContent = "step " + t + " / " + steps + (t <= data.latency ? " (pipeline filling)" : "");
       rasters.forEach((r) => {
         drawRaster(r.cv, r.row.size, r.row.series, steps, t);
@@ -227,6 +229,16 @@
         if (t >= steps) { clearInterval(timer); timer = null; play.textContent = "play"; }
       }, 150);
     });
+    // A link such as report.html#sample=1&t=12 opens the viewer at that image and step.
+    const hash = new URLSearchParams(window.location.hash.slice(1));
+    if (hash.has("sample")) {
+      sample = Math.min(Math.max(Number(hash.get("sample")) || 0, 0), data.samples.length - 1);
+      sampleSel.value = String(sample);
+    }
+    if (hash.has("t")) {
+      t = Math.min(Math.max(Number(hash.get("t")) || steps, 1), steps);
+      slider.value = String(t);
+    }
     layout();
     draw();
   }
