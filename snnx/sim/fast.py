@@ -1,0 +1,628 @@
+"""Fast bit-exact fixed-point simulator: Lava's integer arithmetic, vectorised over samples.
+
+What it computes is exactly what ``netx.hdf5.Network(model.net, reset_interval=R,
+reset_offset=1)`` computes under ``Loihi2SimCfg(select_tag="fixed_pt")`` for one sample
+(DESIGN §6; checked bit for bit against Lava by tests/sim):
+
+* time: a sample of T input steps runs S = T + L steps (L synapse layers); step index 0 is
+  Lava's time step 1. Every synapse layer adds one step of latency, and netx's staggered
+  reset holds synapse layer l (1-based) at u = v = 0 without spikes during steps 1..l; it runs
+  from step l + 1, when the sample's first input reaches it (see /work/notes/sim-semantics.md).
+* dense synapse: the weights Lava really uses after netx's ``optimize_weight_bits`` and Lava's
+  8-bit clipping and truncation (:func:`lava_dense_weight`); binary input sums the columns of
+  active inputs, graded input multiplies; then ``a >> -weight_exp``.
+* conv synapse: exact integer cross-correlation (Lava uses scipy in float64), output wrapped
+  to signed 24 bits.
+* CUBA neuron: :func:`cuba_step`, the reference integer step; :class:`_Lif` is the same
+  arithmetic in float64 (exact for these integers), chosen when bounds prove it equal.
+
+Speed comes from doing every synapse for all steps of a layer at once (one big GEMM, an
+int8 VNNI GEMM through oneDNN when the weights allow it, exact because it accumulates in
+int32) and from running the neuron recurrence on cache-sized blocks of samples.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from snnx.errors import SnnxError
+from snnx.export.loihinet import LoihiLayer, LoihiNet
+
+U_MAX = 2**23  # Lava's max_uv_val: u wraps once into (-2**23, 2**23], v saturates at +-(2**23 - 1)
+V_LIMIT = 2**23 - 1
+BIAS_EXP = 6  # netx fixes bias_exp = 6
+ACT_SHIFT = 6
+VTH_SHIFT = 6
+F32_EXACT = 2**24
+F64_EXACT = 2**53
+
+
+# ----------------------------------------------------------------------------- the neuron
+
+
+@dataclass(frozen=True)
+class CubaParams:
+    """One CUBA population: decays, threshold and per-neuron bias mantissa (bias_exp = 6)."""
+
+    du: int
+    dv: int
+    vth: int
+    bias: np.ndarray | None = None  # bias_mant, broadcastable to the neuron shape
+
+
+def cuba_step(
+    a_in: np.ndarray, u: np.ndarray, v: np.ndarray, p: CubaParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of Lava's PyLifModelBitAcc, operation for operation (int32 state).
+
+    ::
+
+        dec(x, m) = sign(x * m) * (|x * m| >> 12)                  (int64 product)
+        x  = int32(dec(u, 4096 - (du + 1))) + (int32(a_in) << 6)   (int32, wraps mod 2**32)
+        u  = x - 2**24 if x > 2**23  else  x + 2**24 if x <= -2**23  else  x
+        y  = int32(dec(v, 4096 - dv)) + u + (bias << 6)            (int32)
+        v  = clip(y, -(2**23 - 1), 2**23 - 1)
+        s  = v > (vth << 6);   v[s] = 0                            (u is not reset)
+
+    Returns (spikes bool, u int32, v int32); inputs are not modified.
+    """
+    a = np.asarray(a_in).astype(np.int32)
+    u = np.asarray(u, dtype=np.int32)
+    v = np.asarray(v, dtype=np.int32)
+    du_prod = u.astype(np.int64) * (4096 - (p.du + 1))
+    x = (np.sign(du_prod) * np.right_shift(np.abs(du_prod), 12)).astype(np.int32)
+    x += np.left_shift(a, ACT_SHIFT)
+    u_new = np.where(x > U_MAX, x - 2 * U_MAX, x)
+    u_new = np.where(u_new <= -U_MAX, x + 2 * U_MAX, u_new).astype(np.int32)
+    dv_prod = v.astype(np.int64) * (4096 - p.dv)
+    y = (np.sign(dv_prod) * np.right_shift(np.abs(dv_prod), 12)).astype(np.int32)
+    bias = (
+        np.int32(0)
+        if p.bias is None
+        else np.left_shift(np.asarray(p.bias, dtype=np.int32), BIAS_EXP)
+    )
+    y = y + u_new + bias
+    v_new = np.clip(y, -V_LIMIT, V_LIMIT).astype(np.int32)
+    s = v_new > np.left_shift(np.int32(p.vth), VTH_SHIFT)
+    v_new[s] = 0
+    return s, u_new, v_new
+
+
+def cuba_params(layer: LoihiLayer) -> CubaParams:
+    return CubaParams(du=int(layer.du), dv=int(layer.dv), vth=int(layer.vth), bias=layer.bias)
+
+
+class _Lif:
+    """The CUBA recurrence for a block of samples, in float64 (exact) or the int32 reference.
+
+    The float64 path is exact while |u|, |v| stay far below 2**53 and int32 never wraps in
+    Lava; ``plan`` proves that from the largest synaptic input, else the int32 reference runs.
+    """
+
+    def __init__(self, p: CubaParams, shape: tuple[int, ...], a_max: float, steps: int) -> None:
+        self.p = p
+        self.mu = 4096 - (p.du + 1)
+        self.mv = 4096 - p.dv
+        self.bias64 = (
+            0.0 if p.bias is None else (np.asarray(p.bias, dtype=np.float64).reshape(shape) * 64.0)
+        )
+        self.vth64 = float(p.vth << VTH_SHIFT)
+        b_max = 0.0 if p.bias is None else float(np.abs(self.bias64).max())
+        a64 = a_max * 64.0
+        # bound on |x| before the wrap: geometric series of the decayed inputs
+        grow_u = steps if self.mu == 4095 else min(steps, 4096.0 / (4096 - self.mu))
+        x_bound = a64 * grow_u + a64
+        self.exact_float = a64 < 2**31 - 2**25 and x_bound < 2**31 - 2**25
+        self.needs_wrap = x_bound > U_MAX
+        grow_v = steps if self.mv == 4096 else min(steps, 4096.0 / (4096 - self.mv))
+        u_bound = min(x_bound, float(U_MAX))
+        self.needs_clip = (u_bound + b_max) * grow_v + u_bound + b_max > V_LIMIT
+
+    def run(
+        self, a: np.ndarray, start: int, steps: int, record_state: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``a`` [steps_a, B, *shape] holds the input of steps start..start+steps_a-1 (zeros after).
+
+        Returns spikes [steps, B, *shape] bool and, if asked, u and v int64, zero before ``start``.
+        """
+        block = a.shape[1:]
+        spikes = np.zeros((steps, *block), dtype=bool)
+        us = np.zeros((steps, *block), dtype=np.int64) if record_state else None
+        vs = np.zeros((steps, *block), dtype=np.int64) if record_state else None
+        if self.exact_float:
+            self._run_float(a, start, steps, spikes, us, vs)
+        else:
+            self._run_int(a, start, steps, spikes, us, vs)
+        return spikes, us, vs
+
+    def _run_float(self, a, start, steps, spikes, us, vs) -> None:
+        block = a.shape[1:]
+        u = np.zeros(block)
+        v = np.zeros(block)
+        x = np.empty(block)
+        cu, cv = self.mu / 4096.0, self.mv / 4096.0
+        zero = np.zeros(block, dtype=a.dtype)
+        for t in range(start, steps):
+            k = t - start
+            a_t = a[k] if k < a.shape[0] else zero
+            # u = wrap(dec(u) + a << 6): products and shifts by 2**-12 are exact in float64
+            if self.mu == 0:
+                np.multiply(a_t, 64.0, out=x)
+            else:
+                np.multiply(u, cu, out=x)
+                np.trunc(x, out=x)
+                x += a_t * 64.0
+            if self.needs_wrap:
+                np.copyto(u, x)
+                u[x > U_MAX] -= 2.0 * U_MAX
+                u[x <= -U_MAX] += 2.0 * U_MAX
+            else:
+                u, x = x, u
+            if self.mv != 4096:
+                np.multiply(v, cv, out=v)
+                np.trunc(v, out=v)
+            v += u
+            v += self.bias64
+            if self.needs_clip:
+                np.clip(v, -V_LIMIT, V_LIMIT, out=v)
+            s = spikes[t]
+            np.greater(v, self.vth64, out=s)
+            v[s] = 0.0
+            if us is not None:
+                us[t] = u
+                vs[t] = v
+
+    def _run_int(self, a, start, steps, spikes, us, vs) -> None:
+        block = a.shape[1:]
+        u = np.zeros(block, dtype=np.int32)
+        v = np.zeros(block, dtype=np.int32)
+        zero = np.zeros(block, dtype=np.int64)
+        for t in range(start, steps):
+            k = t - start
+            a_t = np.asarray(a[k] if k < a.shape[0] else zero).astype(np.int64)
+            s, u, v = cuba_step(a_t, u, v, self.p)
+            spikes[t] = s
+            if us is not None:
+                us[t] = u
+                vs[t] = v
+
+
+# ----------------------------------------------------------------------------- synapses
+
+
+def netx_optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """netx's ``optimize_weight_bits`` (lava-dl 0.6), returning (weights, num_weight_bits, weight_exp).
+
+    Reproduced operation for operation (float scale, ``np.floor(np.log2(...))``) because
+    its choice of bits decides how Lava truncates the weights. An all-zero matrix gives
+    (zeros, 8, 0), what :func:`snnx.export.netx.build_lava_network` feeds Lava.
+    """
+    weight = np.asarray(weight).astype(int)
+    if not np.any(weight):
+        return weight, 8, 0
+    max_w, min_w = np.max(weight), np.min(weight)
+    if max_w > 254 and min_w < 0:
+        weight = np.clip(weight, -256, 254)
+        max_w = np.max(weight)
+    if min_w < -256 and max_w > 0:
+        weight = np.clip(weight, -256, 254)
+        min_w = np.min(weight)
+    if max_w < 0:
+        is_signed, scale = 0, -256 / min_w
+    elif min_w >= 0:
+        is_signed, scale = 0, 255 / max_w
+    else:
+        is_signed = 1
+        with np.errstate(divide="ignore"):
+            scale = np.min([127 / max_w if max_w else np.inf, -128 / min_w])
+    scale_bits = np.floor(np.log2(scale)) + is_signed
+    n = 8
+    while n > 0:
+        if np.sum(np.abs(weight / (2**n) - np.round(weight / (2**n)))) == 0:
+            break
+        n -= 1
+    n -= is_signed
+    num_weight_bits = 8 - scale_bits - n
+    weight_exp = -scale_bits
+    weight = np.left_shift(weight.astype(np.int32), int(scale_bits))
+    return weight.astype(int), int(num_weight_bits), int(weight_exp)
+
+
+def lava_dense_weight(weight: np.ndarray) -> tuple[np.ndarray, int]:
+    """(weights, weight_exp) that Lava's PyDenseModelBitAcc computes with for a netx dense layer.
+
+    netx optimizes the bits; Lava then picks the sign mode from the matrix, clips to 8 bits
+    (mixed: [-256, 255]) and truncates ``(w >> k) << k`` with k = 8 - num_weight_bits + mixed.
+    """
+    w, bits, exp = netx_optimize_weight_bits(weight)
+    w = w.astype(np.int32)
+    if np.min(w) >= 0:
+        mixed, inhibitory = 0, 0
+    elif np.max(w) <= 0:
+        mixed, inhibitory = 0, 1
+    else:
+        mixed, inhibitory = 1, 0
+    if inhibitory:
+        w = -w
+    w = np.clip(w, -(2**8) * mixed, 2**8 - 1)
+    k = 8 - bits + mixed
+    w = (w >> k) << k
+    if inhibitory:
+        w = -w
+    return w.astype(np.int64), exp
+
+
+@functools.lru_cache(maxsize=1)
+def _int8_gemm_works() -> bool:
+    """oneDNN's u8 x s8 -> s32 GEMM (VNNI) is exact; check once that this machine has it."""
+    try:
+        rng = np.random.default_rng(0)
+        x = torch.from_numpy((rng.random((64, 300)) < 0.5).astype(np.uint8))
+        w = torch.from_numpy(rng.integers(-128, 128, (40, 300)).astype(np.int8))
+        w[0] = 127
+        w[1] = -128
+        x[0] = 1
+        out = _int8_linear(x, torch.ops.onednn.qlinear_prepack(w, None), w.shape[0])
+        return bool(torch.equal(out, x.double().matmul(w.double().T).float()))
+    except Exception:  # noqa: BLE001 - any failure means: use the float GEMM
+        return False
+
+
+def _int8_linear(x_u8: torch.Tensor, packed, n_out: int) -> torch.Tensor:
+    ones = torch.ones(n_out)
+    zp = torch.zeros(n_out, dtype=torch.int64)
+    return torch.ops.onednn.qlinear_pointwise(
+        x_u8, 1.0, 0, packed, ones, zp, None, 1.0, 0, torch.float32, "none", [], ""
+    )
+
+
+class _Dense:
+    """Dense synapse: a = (W_lava @ s) >> -weight_exp, with the cheapest exact GEMM."""
+
+    def __init__(self, layer: LoihiLayer, in_shape: tuple[int, ...], in_max: int) -> None:
+        w, exp = lava_dense_weight(layer.weight)
+        n_in = int(np.prod(in_shape))
+        if w.shape[1] != n_in:
+            raise SnnxError(
+                f"layer {layer.name or 'dense'}: weight has {w.shape[1]} inputs but the previous layer has {n_in}"
+            )
+        self.out_shape = layer.shape
+        self.shift = 0
+        if exp < 0 and np.all(w % (1 << -exp) == 0):
+            w = w >> -exp  # every weight is a multiple of 2**-exp: shift once, exactly
+        elif exp > 0:
+            w = w << exp
+        else:
+            self.shift = -exp  # floor((W @ s) / 2**shift) after the sum, as Lava does
+        self.w = w
+        self.bound = float(np.abs(w).sum(axis=1).max(initial=0)) * max(in_max, 1)
+        self.a_max = self.bound / (1 << self.shift)
+        self.int8 = None
+        if in_max <= 1 and self.shift == 0 and self.bound < F32_EXACT and _int8_gemm_works():
+            hi, lo = w >> 1, w & 1  # w = 2 * hi + lo with hi in [-128, 127]
+            if hi.min(initial=0) >= -128 and hi.max(initial=0) <= 127:
+                self.has_lo = bool(lo.any())
+                stack = np.concatenate([hi, lo]) if self.has_lo else hi
+                self.int8 = torch.ops.onednn.qlinear_prepack(
+                    torch.from_numpy(stack.astype(np.int8)), None
+                )
+        if self.int8 is None:
+            self.dtype = (
+                np.float32
+                if self.bound < F32_EXACT
+                else np.float64
+                if self.bound < F64_EXACT
+                else np.int64
+            )
+            self.wt = np.ascontiguousarray(w.T.astype(self.dtype))
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        """``s`` [M, *in] (binary or graded) -> a [M, N] (float32/float64/int64 of exact integers)."""
+        flat = s.reshape(s.shape[0], -1)
+        n = self.w.shape[0]
+        if self.int8 is not None:
+            x = torch.from_numpy(
+                flat.view(np.uint8) if flat.dtype in (np.bool_, np.uint8) else flat.astype(np.uint8)
+            )
+            out = _int8_linear(x, self.int8, 2 * n if self.has_lo else n)
+            out = out[:, :n] * 2 + out[:, n:] if self.has_lo else out * 2
+            return out.numpy()
+        a = flat.astype(self.dtype) @ self.wt
+        if self.shift:
+            a = np.floor(a / (1 << self.shift)) if self.dtype != np.int64 else a >> self.shift
+        return a
+
+
+class _Conv:
+    """Conv synapse: exact integer cross-correlation (torch layout), wrapped to signed 24 bits."""
+
+    def __init__(self, layer: LoihiLayer, in_shape: tuple[int, ...], in_max: int) -> None:
+        if len(in_shape) != 3:
+            raise SnnxError(
+                f"layer {layer.name or 'conv'}: a conv layer needs a [C, H, W] input, got {in_shape}"
+            )
+        self.layer = layer
+        self.out_shape = layer.shape
+        w = np.asarray(layer.weight, dtype=np.int64)
+        per_out = np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0)
+        self.bound = float(per_out) * max(in_max, 1)
+        self.dtype = torch.float32 if self.bound < F32_EXACT else torch.float64
+        if self.bound >= F64_EXACT:
+            raise SnnxError(
+                f"layer {layer.name or 'conv'}: conv sums up to {self.bound:.3g} exceed exact arithmetic"
+            )
+        self.w = torch.from_numpy(w).to(self.dtype)
+        self.a_max = min(self.bound, 2**23)
+        out = F.conv2d(
+            torch.zeros(1, *in_shape, dtype=self.dtype),
+            self.w,
+            None,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            layer.groups,
+        ).shape[1:]
+        if tuple(out) != tuple(layer.shape):
+            raise SnnxError(
+                f"layer {layer.name or 'conv'}: conv of input {in_shape} gives {tuple(out)}, the file says {layer.shape}"
+            )
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(s)).to(self.dtype)
+        lay = self.layer
+        out = F.conv2d(x, self.w, None, lay.stride, lay.padding, lay.dilation, lay.groups).numpy()
+        if self.bound >= 2**23:  # Lava wraps the conv output to signed 24 bits
+            out = np.mod(out + 2**23, 2**24) - 2**23
+        return out
+
+
+# ----------------------------------------------------------------------------- the network
+
+
+@dataclass
+class FastRun:
+    """Spikes (and u, v) of every synapse layer: [N, T + L, *layer shape]; index 0 = Lava step 1."""
+
+    spikes: list[np.ndarray]
+    latency: int
+    u: list[np.ndarray] | None = None
+    v: list[np.ndarray] | None = None
+
+    @property
+    def steps(self) -> int:
+        return self.spikes[-1].shape[1]
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Output spike counts over steps L+1..T+L: [N, *output shape]."""
+        return readout_counts(self.spikes[-1], self.latency)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return predictions(self.counts)
+
+
+def readout_counts(out_spikes: np.ndarray, latency: int) -> np.ndarray:
+    return out_spikes[:, latency:].sum(axis=1, dtype=np.int64)
+
+
+def predictions(counts: np.ndarray) -> np.ndarray:
+    """Class = argmax of the output counts; the first maximum wins (numpy's argmax)."""
+    return counts.reshape(counts.shape[0], -1).argmax(axis=1)
+
+
+@dataclass
+class _Stage:
+    layer: LoihiLayer
+    synapse: _Dense | _Conv
+    lif: _Lif
+    index: int  # 0-based synapse layer index = steps held in reset minus one
+
+
+@dataclass
+class FastSimulator:
+    """A LoihiNet compiled for fast simulation of T input steps (rebuild for another T)."""
+
+    net: LoihiNet
+    timesteps: int
+    graded: bool = False
+    stages: list[_Stage] = field(init=False)
+
+    def __post_init__(self) -> None:
+        net = self.net
+        if net.num_synapse_layers == 0:
+            raise SnnxError("the network has no dense or conv layer to simulate")
+        self.latency = net.num_synapse_layers
+        self.steps = self.timesteps + self.latency
+        shape = tuple(net.input.shape)
+        in_max = 255 if self.graded else 1
+        self.stages = []
+        for layer in net.layers:
+            if layer.kind == "flatten":
+                shape = (int(np.prod(shape)),)
+                continue
+            syn = (
+                _Dense(layer, shape, in_max)
+                if layer.kind == "dense"
+                else _Conv(layer, shape, in_max)
+            )
+            lif = _Lif(cuba_params(layer), tuple(layer.shape), syn.a_max, self.steps)
+            self.stages.append(_Stage(layer, syn, lif, len(self.stages)))
+            shape = tuple(layer.shape)
+            in_max = 1
+
+    def run(self, inputs: np.ndarray, record_state: bool = False) -> FastRun:
+        """``inputs`` [N, T, *input shape] -> FastRun with [N, T+L, *shape] per layer."""
+        x = check_inputs(self.net, inputs, self.timesteps, self.graded)
+        n = x.shape[0]
+        src = np.ascontiguousarray(x.transpose(1, 0, *range(2, x.ndim)))  # time-major [T, N, ...]
+        spikes, us, vs = [], [], []
+        for st in self.stages:
+            # Layer i runs steps i+1..S-1; its input at step t is the previous layer's output at
+            # step t-1, and the previous layer is silent before step i: use steps i..S-2 of it.
+            used = src[st.index : self.steps - 1]
+            if used.shape[0]:
+                a = st.synapse(used.reshape(-1, *used.shape[2:]))
+            else:
+                a = np.zeros((0, *st.layer.shape), dtype=np.float32)
+            a = a.reshape(used.shape[0], n, *st.layer.shape)
+            s, u, v = self._lif_blocks(st, a, record_state)
+            spikes.append(s)
+            us.append(u)
+            vs.append(v)
+            src = s
+        return FastRun(
+            spikes=[_batch_major(s) for s in spikes],
+            latency=self.latency,
+            u=[_batch_major(u) for u in us] if record_state else None,
+            v=[_batch_major(v) for v in vs] if record_state else None,
+        )
+
+    def _lif_blocks(self, st: _Stage, a: np.ndarray, record_state: bool):
+        """Run the recurrence on blocks of samples small enough to stay in cache."""
+        n = a.shape[1]
+        per_sample = int(np.prod(st.layer.shape))
+        block = max(1, min(n, (1 << 16) // max(per_sample, 1)))
+        parts = [
+            st.lif.run(a[:, i : i + block], st.index + 1, self.steps, record_state)
+            for i in range(0, n, block)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return tuple(
+            np.concatenate([p[k] for p in parts], axis=1) if parts[0][k] is not None else None
+            for k in range(3)
+        )
+
+
+def _batch_major(a: np.ndarray) -> np.ndarray:
+    """[S, N, ...] (time-major, as computed) -> [N, S, ...] view."""
+    return a.transpose(1, 0, *range(2, a.ndim))
+
+
+def check_inputs(
+    net: LoihiNet, inputs: np.ndarray, timesteps: int | None = None, graded: bool | None = None
+) -> np.ndarray:
+    """Validate [N, T, *input shape] integer inputs; returns them as uint8 (graded 0..255) or bool."""
+    x = np.asarray(inputs)
+    want = tuple(net.input.shape)
+    if x.ndim != 2 + len(want) or tuple(x.shape[2:]) != want:
+        raise SnnxError(
+            f"inputs must have shape [samples, T, {', '.join(map(str, want))}], got {list(x.shape)}"
+        )
+    if timesteps is not None and x.shape[1] != timesteps:
+        raise SnnxError(
+            f"inputs have {x.shape[1]} time steps, the simulator was built for {timesteps}"
+        )
+    if x.dtype == np.bool_:
+        return x
+    if x.dtype.kind == "f" and not np.all(x == np.round(x)):
+        raise SnnxError("input spikes must be integers (0/1, or graded 0..255)")
+    lo, hi = (int(x.min()), int(x.max())) if x.size else (0, 0)
+    if lo < 0 or hi > 255:
+        raise SnnxError(f"input spikes must be in [0, 255], got values from {lo} to {hi}")
+    if graded is False and hi > 1:
+        raise SnnxError(f"binary inputs expected (0/1), got values up to {hi}")
+    return x.astype(np.uint8) if hi > 1 or graded else x.astype(bool)
+
+
+def is_graded(inputs: np.ndarray) -> bool:
+    x = np.asarray(inputs)
+    return x.dtype != np.bool_ and x.size > 0 and int(x.max()) > 1
+
+
+def simulate(net: LoihiNet, inputs: np.ndarray, record_state: bool = False) -> FastRun:
+    """Run ``inputs`` [N, T, *input shape] (binary or graded integers) for T + L steps."""
+    x = np.asarray(inputs)
+    if x.ndim < 2:
+        raise SnnxError(f"inputs must have shape [samples, T, *input shape], got {list(x.shape)}")
+    return FastSimulator(net, int(x.shape[1]), graded=is_graded(x)).run(x, record_state)
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+@dataclass
+class StreamResult:
+    """Many samples without keeping their spikes: predictions, output counts, activity."""
+
+    predictions: np.ndarray  # [N]
+    counts: np.ndarray  # [N, *output shape]
+    activity: list  # list[LayerActivity] from snnx.sim.activity
+    seconds: float  # time spent simulating (no input encoding)
+
+
+class Stream:
+    """Feed batches of inputs; keeps only counts, predictions and per-layer activity."""
+
+    def __init__(self, net: LoihiNet, timesteps: int, graded: bool = False) -> None:
+        from snnx.sim.activity import ActivityAccumulator
+
+        self.sim = FastSimulator(net, timesteps, graded=graded)
+        self.activity = ActivityAccumulator(net)
+        self.counts: list[np.ndarray] = []
+        self.seconds = 0.0
+
+    def add(self, inputs: np.ndarray) -> FastRun:
+        t0 = time.perf_counter()
+        run = self.sim.run(inputs)
+        self.counts.append(run.counts)
+        self.seconds += time.perf_counter() - t0
+        self.activity.add(inputs, run.spikes)
+        return run
+
+    def result(self) -> StreamResult:
+        counts = np.concatenate(self.counts) if self.counts else np.zeros((0,), dtype=np.int64)
+        return StreamResult(
+            predictions(counts) if len(counts) else counts,
+            counts,
+            self.activity.result(),
+            self.seconds,
+        )
+
+
+def simulate_stream(
+    net: LoihiNet, batches: Iterable[np.ndarray], timesteps: int, graded: bool = False
+) -> StreamResult:
+    """Simulate batches [B, T, *input shape] one after the other (constant memory)."""
+    stream = Stream(net, timesteps, graded)
+    for batch in batches:
+        stream.add(batch)
+    return stream.result()
+
+
+def iter_batches(inputs: np.ndarray, batch_size: int) -> Iterable[np.ndarray]:
+    for i in range(0, len(inputs), batch_size):
+        yield inputs[i : i + batch_size]
+
+
+def default_batch_size(net: LoihiNet, timesteps: int, budget_bytes: int = 256 * 2**20) -> int:
+    """Samples per batch so that one batch's spikes and currents fit ``budget_bytes``."""
+    per = sum(int(np.prod(layer.shape)) for layer in net.synapse_layers) * (
+        timesteps + net.num_synapse_layers
+    )
+    per = per * 9 + int(np.prod(net.input.shape)) * timesteps * 5
+    return max(1, min(4096, budget_bytes // max(per, 1)))
+
+
+__all__ = [
+    "CubaParams",
+    "FastRun",
+    "FastSimulator",
+    "Stream",
+    "StreamResult",
+    "cuba_step",
+    "lava_dense_weight",
+    "netx_optimize_weight_bits",
+    "predictions",
+    "readout_counts",
+    "simulate",
+    "simulate_stream",
+]

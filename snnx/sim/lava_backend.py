@@ -1,0 +1,149 @@
+"""Lava backend: run ``model.net`` in Lava (netx, ``Loihi2SimCfg(select_tag="fixed_pt")``).
+
+Samples are streamed through one Lava network: netx's ``reset_interval = R`` with
+``reset_offset = 1`` resets synapse layer l (1-based) at Lava steps k*R + l + 1, exactly when
+sample k's first input reaches it (DESIGN §6.5, measured). With R = T + L - 1 every layer's
+window covers its steps l+1..T+L of the sample, so the result is cut back into per-sample
+arrays [N, T + L, *shape] that equal :mod:`snnx.sim.fast` bit for bit (steps before l+1 are
+reported as zero, as the fast simulator defines them).
+
+:func:`run_lava` records spikes (and u, v) of every layer with Lava monitors in this process
+(tests, small runs). :func:`run_lava_stream` runs many samples in chunks in worker processes
+(one per core), each writing its results to a shared file, and keeps this process light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from snnx.errors import SnnxError
+from snnx.export.loihinet import LoihiNet
+from snnx.export.netx import build_lava_network, read_netx, write_netx
+from snnx.sim.fast import FastRun, check_inputs, is_graded
+
+
+def reset_interval(timesteps: int, latency: int) -> int:
+    """R = T + L - 1: the shortest interval whose windows hold all T + L steps of every layer."""
+    return max(1, timesteps + latency - 1)
+
+
+def _whc(a: np.ndarray) -> np.ndarray:
+    """Our [..., C, H, W] -> netx's [..., W, H, C] (last three axes)."""
+    return np.swapaxes(a, -1, -3) if a.ndim >= 3 else a
+
+
+def input_schedule(
+    inputs: np.ndarray, steps_per_sample: int, total_steps: int, chw: bool
+) -> np.ndarray:
+    """Lava RingBuffer data [*netx input shape, total_steps]: sample k at steps k*R + 1 .. k*R + T."""
+    n, t = inputs.shape[:2]
+    frame = inputs.shape[2:]
+    data = np.zeros((total_steps, *frame), dtype=np.int32)
+    for k in range(n):
+        data[k * steps_per_sample : k * steps_per_sample + t] = inputs[k]
+    if chw:
+        data = _whc(data)
+    return np.moveaxis(data, 0, -1)
+
+
+def cut_samples(
+    trace: np.ndarray, n: int, steps: int, interval: int, layer_index: int
+) -> np.ndarray:
+    """Global per-step trace [total_steps, *shape] -> per-sample [n, steps, *shape].
+
+    Sample k's step t (0-based) is Lava step k*R + t + 1; steps before ``layer_index`` + 1
+    belong to the previous sample's window and are zeroed.
+    """
+    out = np.zeros((n, steps, *trace.shape[1:]), dtype=trace.dtype)
+    for k in range(n):
+        lo = k * interval
+        out[k] = trace[lo : lo + steps]
+    out[:, : layer_index + 1] = 0
+    return out
+
+
+@dataclass
+class LavaRun(FastRun):
+    """Same layout as :class:`snnx.sim.fast.FastRun`."""
+
+
+def run_lava(
+    net_or_path: LoihiNet | str | Path,
+    inputs: np.ndarray,
+    record_state: bool = False,
+    workdir: Path | None = None,
+) -> LavaRun:
+    """Simulate ``inputs`` [N, T, *input shape] in Lava, recording every layer with monitors."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.monitor.process import Monitor
+
+    path, net = _net_file(net_or_path, workdir)
+    x = check_inputs(net, inputs)
+    n, t = x.shape[:2]
+    latency = net.num_synapse_layers
+    steps = t + latency
+    interval = reset_interval(t, latency)
+    total = (n - 1) * interval + steps
+    graded = is_graded(x)
+    lava_net = build_lava_network(
+        path, reset_interval=interval, reset_offset=1, input_message_bits=8 if graded else 0
+    )
+    src = RingBuffer(
+        data=input_schedule(x.astype(np.int32), interval, total, len(net.input.shape) == 3)
+    )
+    src.s_out.connect(lava_net.inp)
+    monitors = []  # a Lava Monitor holds one probe
+    for block in lava_net.layers:
+        targets = [block.neuron.s_out] + ([block.neuron.u, block.neuron.v] if record_state else [])
+        probes = []
+        for target in targets:
+            mon = Monitor()
+            mon.probe(target, total)
+            probes.append((mon, target.name))
+        monitors.append((probes, block.neuron.name))
+    try:
+        lava_net.run(
+            condition=RunSteps(num_steps=total), run_cfg=Loihi2SimCfg(select_tag="fixed_pt")
+        )
+        data = [
+            {key: mon.get_data()[name][key] for mon, key in probes} for probes, name in monitors
+        ]
+    except Exception as exc:  # noqa: BLE001 - Lava raises plain Exceptions from its workers
+        raise SnnxError(
+            f"Lava failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
+    finally:
+        with contextlib.suppress(Exception):
+            lava_net.stop()
+    layers = net.synapse_layers
+    if len(layers) != len(data):
+        raise SnnxError(f"netx built {len(data)} layers, the network has {len(layers)}")
+
+    def per_sample(key: str, i: int) -> np.ndarray:
+        trace = np.asarray(data[i][key])
+        if len(layers[i].shape) == 3:
+            trace = _whc(trace)
+        trace = trace.reshape(total, *layers[i].shape)
+        return cut_samples(trace, n, steps, interval, i)
+
+    spikes = [per_sample("s_out", i).astype(bool) for i in range(len(layers))]
+    u = [per_sample("u", i).astype(np.int64) for i in range(len(layers))] if record_state else None
+    v = [per_sample("v", i).astype(np.int64) for i in range(len(layers))] if record_state else None
+    return LavaRun(spikes=spikes, latency=latency, u=u, v=v)
+
+
+def _net_file(net_or_path: LoihiNet | str | Path, workdir: Path | None) -> tuple[Path, LoihiNet]:
+    if isinstance(net_or_path, LoihiNet):
+        folder = Path(workdir) if workdir else Path(os.environ.get("TMPDIR", "/tmp"))
+        path = folder / f"snnx-lava-{os.getpid()}-{id(net_or_path)}.net"
+        write_netx(net_or_path, path)
+        return path, net_or_path
+    path = Path(net_or_path)
+    return path, read_netx(path)

@@ -1,0 +1,147 @@
+"""The fast simulator's pieces against hand-computed numbers and its own integer reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snnx.errors import SnnxError
+from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
+from snnx.sim.fast import (
+    CubaParams,
+    FastSimulator,
+    _Dense,
+    _Lif,
+    cuba_step,
+    lava_dense_weight,
+    predictions,
+    simulate,
+)
+from snnx.sim.randnet import random_dense_net, random_inputs
+
+
+def test_cuba_step_by_hand():
+    # dec truncates toward zero: -5 * 2048 / 4096 = -2.5 -> -2 (floor would give -3)
+    p = CubaParams(du=2047, dv=1024, vth=6, bias=np.array([2]))
+    s, u, v = cuba_step(np.array([3]), np.array([-5]), np.array([100]), p)
+    assert u.tolist() == [-2 + (3 << 6)]  # 190
+    # v = 100 * 3072 / 4096 = 75; + u + (2 << 6) = 393 > 6 << 6 = 384: spike and reset
+    assert s.tolist() == [True] and v.tolist() == [0]
+    s, u, v = cuba_step(
+        np.array([0]), np.array([0]), np.array([0]), CubaParams(4095, 0, 0, np.array([0]))
+    )
+    assert s.tolist() == [False] and v.tolist() == [0]  # strict >: v = 0 does not pass vth = 0
+
+
+def test_cuba_step_wraps_once_and_saturates():
+    p = CubaParams(du=0, dv=0, vth=131071)
+    u0 = 2**23 - 10
+    s, u, v = cuba_step(np.array([2**12]), np.array([u0]), np.array([2**23 - 1]), p)
+    x = ((u0 * 4095) >> 12) + (2**12 << 6)  # > 2**23
+    assert u.tolist() == [x - 2**24]  # wrapped once into (-2**23, 2**23]
+    assert v.tolist() == [2**23 - 1 + (x - 2**24)]  # dv = 0 keeps v exactly
+    s, u, v = cuba_step(np.array([-(2**16)]), np.array([0]), np.array([-(2**23) + 5]), p)
+    assert u.tolist() == [-(2**22)] and v.tolist() == [-(2**23 - 1)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_float_recurrence_equals_integer_reference(seed):
+    """The float64 fast path gives the int32 reference's spikes, u and v (including wraps)."""
+    rng = np.random.default_rng(seed)
+    shape = (7,)
+    p = CubaParams(
+        du=int(rng.choice([0, 1, 2047, 4094, 4095])),
+        dv=int(rng.choice([0, 1, 205, 4095])),
+        vth=int(rng.choice([0, 3, 1000, 131071])),
+        bias=rng.integers(-4096, 4096, shape),
+    )
+    a_max = int(rng.choice([10, 2**12, 2**16]))
+    a = rng.integers(-a_max, a_max + 1, (20, 5, *shape)).astype(np.float32)
+    lif = _Lif(p, shape, float(a_max), 24)
+    assert lif.exact_float
+    res_f = [np.zeros((24, 5, *shape), dtype=dt) for dt in (bool, np.int64, np.int64)]
+    res_i = [np.zeros_like(r) for r in res_f]
+    lif._run_float(a, 2, 24, *res_f)
+    lif._run_int(a, 2, 24, *res_i)
+    for f, i in zip(res_f, res_i, strict=True):
+        assert np.array_equal(f, i)
+
+
+def test_lava_dense_weight_cases():
+    # netx keeps odd mixed weights exact (it shifts them into more weight bits)
+    w, exp = lava_dense_weight(np.array([[5, -3], [1, 0]]))
+    assert np.array_equal(w >> -exp, [[5, -3], [1, 0]])
+    # mixed 255 is clipped to 254 by netx
+    w, exp = lava_dense_weight(np.array([[255, -2]]))
+    assert np.array_equal(w >> -exp, [[254, -2]])
+    w, exp = lava_dense_weight(np.zeros((2, 3), dtype=int))
+    assert not w.any() and exp == 0
+
+
+@pytest.mark.parametrize("in_max", [1, 255])
+def test_dense_gemm_paths_are_exact(in_max):
+    rng = np.random.default_rng(in_max)
+    w = rng.integers(-256, 256, (30, 500))
+    layer = LoihiLayer("dense", (30,), weight=w)
+    syn = _Dense(layer, (500,), in_max)
+    x = rng.integers(0, in_max + 1, (64, 500)).astype(np.uint8 if in_max > 1 else bool)
+    w_lava, exp = lava_dense_weight(w)
+    want = (x.astype(np.int64) @ w_lava.T) >> -exp
+    assert np.array_equal(np.asarray(syn(x)).astype(np.int64), want)
+
+
+def test_layers_are_held_in_reset_until_the_sample_arrives():
+    """Layer l (1-based) is silent for steps 1..l even with a bias that fires every step."""
+    layers = [
+        LoihiLayer(
+            "dense",
+            (2,),
+            weight=np.zeros((2, 3), int),
+            bias=np.full(2, 100),
+            vth=1,
+            du=4095,
+            dv=4095,
+        ),
+        LoihiLayer(
+            "dense",
+            (2,),
+            weight=np.zeros((2, 2), int),
+            bias=np.full(2, 100),
+            vth=1,
+            du=4095,
+            dv=4095,
+        ),
+    ]
+    net = LoihiNet(InputSpec((3,)), layers)
+    run = simulate(net, np.zeros((1, 4, 3), dtype=np.uint8))
+    assert run.spikes[0][0].all(axis=1).tolist() == [False, True, True, True, True, True]
+    assert run.spikes[1][0].all(axis=1).tolist() == [False, False, True, True, True, True]
+    assert run.counts.tolist() == [[4, 4]]  # steps L+1..T+L
+
+
+def test_predictions_first_max_wins():
+    assert predictions(np.array([[1, 3, 3], [0, 0, 0], [2, 1, 0]])).tolist() == [1, 0, 0]
+
+
+def test_batches_are_independent():
+    """Simulating samples together or one by one gives the same result (no state leaks)."""
+    rng = np.random.default_rng(3)
+    net = random_dense_net(rng, [20, 15, 5])
+    x = random_inputs(rng, net, 6, 7, rate=0.4)
+    sim = FastSimulator(net, 7)
+    whole = sim.run(x, record_state=True)
+    for k in range(6):
+        one = sim.run(x[k : k + 1], record_state=True)
+        for i in range(2):
+            assert np.array_equal(one.spikes[i][0], whole.spikes[i][k])
+            assert np.array_equal(one.v[i][0], whole.v[i][k])
+
+
+def test_bad_inputs():
+    net = random_dense_net(np.random.default_rng(0), [4, 3])
+    with pytest.raises(SnnxError, match="shape"):
+        simulate(net, np.zeros((2, 3, 5)))
+    with pytest.raises(SnnxError, match=r"\[0, 255\]"):
+        simulate(net, np.full((2, 3, 4), 300))
+    with pytest.raises(SnnxError, match="integers"):
+        simulate(net, np.full((2, 3, 4), 0.5))
