@@ -64,6 +64,10 @@ def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
         out.notes.append("fixed point: not available, the attention model cannot be exported to Loihi")
     else:
         out.notes.append(f"fixed point: not available, run `snnx export {run}` first to create model.net")
+    if out.net is not None and out.net.input.encoding == "direct":
+        # graded input needs the exporter's input scaling; `snnx sim` owns that rule
+        out.notes.append(f"fixed point: direct (graded) input is shown by `snnx sim {run}` only")
+        out.net = None
     if out.model is None and out.net is None:
         raise SnnxError(f"{run} has neither checkpoint.pt nor model.net; run `snnx train -o {run}` first")
     if need_fixed and out.net is None:
@@ -151,28 +155,28 @@ def float_trace(model: torch.nn.Module, x: torch.Tensor, record_v: bool = True) 
 
 
 def fixed_inputs(net, x: torch.Tensor) -> np.ndarray:
-    """Encoded float input [T, B, *model shape] -> the simulator's integer input [B, T, *net shape]."""
+    """Encoded float input [T, B, *model shape] -> the simulator's binary input [B, T, *net shape]."""
+    from snnx.data.encoders import is_binary
+
+    if not is_binary(net.input.encoding):
+        raise SnnxError(f"fixed-point traces need binary input spikes; encoding {net.input.encoding!r} "
+                        "is graded: use `snnx sim` for this run")
     arr = x.detach().cpu().numpy()
     arr = arr.reshape(arr.shape[0], arr.shape[1], *net.input.shape).swapaxes(0, 1)
-    if net.input.encoding == "direct":
-        from snnx.sim.fast import direct_input  # graded input: the simulator's own scaling rule
-
-        return direct_input(net, arr)
-    return np.ascontiguousarray(arr).astype(np.int64)
+    return np.ascontiguousarray(arr) > 0
 
 
 def fixed_trace(net, x: torch.Tensor, record_v: bool = True) -> Trace:
     """The fixed-point network (fast bit-accurate simulator) on the same encoded input."""
     from snnx.sim.fast import simulate
 
-    inputs = fixed_inputs(net, x)
-    res = simulate(net, inputs, record_state=record_v)
+    res = simulate(net, fixed_inputs(net, x), record_state=record_v)
     layers = []
     for i, (layer, s) in enumerate(zip(net.synapse_layers, res.spikes, strict=True)):
         s = np.asarray(s)
         v = None
         if record_v:
-            v = _pre_reset_v(layer, np.asarray(res.u[i]), np.asarray(res.v[i]))
+            v = pre_reset_v(layer, s, np.asarray(res.u[i]), np.asarray(res.v[i]))
             v = v.reshape(v.shape[0], v.shape[1], -1) / (64.0 * layer.scale)
         layers.append(LayerTrace(layer_name(i, layer.kind, layer.shape),
                                  s.reshape(s.shape[0], s.shape[1], -1).astype(np.float32), v,
@@ -180,17 +184,17 @@ def fixed_trace(net, x: torch.Tensor, record_v: bool = True) -> Trace:
     return Trace(_flat(x), layers, net.num_synapse_layers)
 
 
-def _pre_reset_v(layer, u: np.ndarray, v_after: np.ndarray) -> np.ndarray:
-    """Membrane before the reset, recomputed from u and the previous step's v (DESIGN §6.3).
+def pre_reset_v(layer, spikes: np.ndarray, u: np.ndarray, v_after: np.ndarray) -> np.ndarray:
+    """Membrane before the reset, [N, S, *shape] integers (DESIGN §6.3).
 
     The simulator records v after the spike reset (what Lava's ``v`` Var holds); the float
-    model records it before, which is what shows a threshold crossing. Recomputing
-    v_pre = dec(v[t-1], 4096 - dv) + u[t] + (bias << 6) is exact integer arithmetic.
+    model records it before, which is what shows a threshold crossing. Only at a spike do
+    they differ, and there v_pre = sat(dec(v[t-1], 4096 - dv) + u[t] + (bias << 6)) is
+    recomputed exactly from the recorded state.
     """
     v_prev = np.concatenate([np.zeros_like(v_after[:, :1]), v_after[:, :-1]], axis=1).astype(np.int64)
-    m = 4096 - int(layer.dv)
-    prod = v_prev * m
+    prod = v_prev * (4096 - int(layer.dv))
     dec = np.sign(prod) * (np.abs(prod) >> 12)
-    bias = 0 if layer.bias is None else (np.asarray(layer.bias, dtype=np.int64) << 6)
-    pre = dec + u.astype(np.int64) + bias
-    return np.clip(pre, -(2**23 - 1), 2**23 - 1)
+    bias = 0 if layer.bias is None else (np.asarray(layer.bias, dtype=np.int64).reshape(layer.shape) << 6)
+    pre = np.clip(dec + u.astype(np.int64) + bias, -(2**23 - 1), 2**23 - 1)
+    return np.where(spikes, pre, v_after)
