@@ -147,3 +147,144 @@ def _net_file(net_or_path: LoihiNet | str | Path, workdir: Path | None) -> tuple
         return path, net_or_path
     path = Path(net_or_path)
     return path, read_netx(path)
+
+
+# ----------------------------------------------------------------------------- streaming
+
+
+def _netx_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(reversed(shape)) if len(shape) == 3 else tuple(shape)
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def run_lava_stream(
+    path: str | Path,
+    inputs: np.ndarray,
+    workers: int | None = None,
+    chunk: int = 100,
+    progress: bool = True,
+    scratch: str | Path | None = None,
+) -> LavaRun:
+    """Simulate many samples in Lava: ``workers`` processes, each streams its share in chunks.
+
+    Returns the spikes of every layer [N, T + L, *shape] (no u, v). Workers are started with
+    ``spawn`` so that they do not inherit this process's memory (datasets, torch models);
+    Lava then forks its own processes from the small worker.
+    """
+    import tempfile
+
+    path = Path(path)
+    net = read_netx(path)
+    x = check_inputs(net, inputs)
+    n, t = x.shape[:2]
+    latency = net.num_synapse_layers
+    steps = t + latency
+    interval = reset_interval(t, latency)
+    layers = net.synapse_layers
+    workers = max(1, min(workers or default_workers(), n))
+    with tempfile.TemporaryDirectory(prefix="snnx-lava-", dir=scratch) as tmp:
+        tmp = Path(tmp)
+        chw = len(net.input.shape) == 3
+        np.save(tmp / "inputs.npy", _whc(x.astype(np.uint8)) if chw else x.astype(np.uint8))
+        spike_paths = []
+        for i, layer in enumerate(layers):
+            p = tmp / f"layer_{i}.npy"
+            shape = (n, steps, *_netx_shape(layer.shape))
+            np.lib.format.open_memmap(p, mode="w+", dtype=bool, shape=shape).flush()
+            spike_paths.append(str(p))
+        job = {
+            "net_path": str(path.resolve()),
+            "input_path": str(tmp / "inputs.npy"),
+            "spike_paths": spike_paths,
+            "input_shape": _netx_shape(tuple(net.input.shape)),
+            "layer_shapes": [_netx_shape(layer.shape) for layer in layers],
+            "timesteps": t,
+            "steps": steps,
+            "interval": interval,
+            "graded": bool(is_graded(x)),
+            "chunk": chunk,
+        }
+        bounds = np.linspace(0, n, workers + 1).astype(int)
+        jobs = [
+            dict(job, first=int(lo), count=int(hi - lo), status=str(tmp / f"worker_{w}.json"))
+            for w, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+            if hi > lo
+        ]
+        _run_workers(jobs, tmp, n, progress)
+        spikes = []
+        for p, layer in zip(spike_paths, layers, strict=True):
+            s = np.load(p, mmap_mode="r")
+            spikes.append(np.array(_whc(s) if len(layer.shape) == 3 else s))
+    return LavaRun(spikes=spikes, latency=latency)
+
+
+def _run_workers(jobs: list[dict], tmp: Path, total: int, progress: bool) -> None:
+    """Start one ``python -m snnx.sim.lava_worker`` per job and wait, with a progress bar.
+
+    Fresh interpreters (not forks of this process) keep each Lava runtime small; each worker
+    runs in its own session so that Ctrl-C reaches only this process, which then asks the
+    workers to stop their runtimes (SIGTERM) and kills what is left.
+    """
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tqdm import tqdm
+
+    procs = []
+    bar = tqdm(total=total, unit="sample", desc="lava", disable=not progress, leave=False)
+    try:
+        for w, job in enumerate(jobs):
+            job_path = tmp / f"job_{w}.json"
+            job_path.write_text(json.dumps(job))
+            log = open(tmp / f"worker_{w}.log", "wb")  # noqa: SIM115 - closed with the process
+            procs.append(
+                (
+                    subprocess.Popen(
+                        [sys.executable, "-m", "snnx.sim.lava_worker", str(job_path)],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    ),
+                    log,
+                    job,
+                )
+            )
+        while True:
+            alive = [p for p, _, _ in procs if p.poll() is None]
+            bar.update(sum(_status(job).get("done", 0) for _, _, job in procs) - bar.n)
+            failed = [job for p, _, job in procs if p.poll() not in (None, 0)]
+            if failed or not alive:
+                break
+            time.sleep(0.2)
+        if failed:
+            status = _status(failed[0])
+            reason = status.get("error") or f"a worker exited with code {procs[0][0].returncode}"
+            raise SnnxError(f"Lava failed: {reason}")
+    finally:
+        for p, _log, _ in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)  # the worker stops its Lava runtime
+        for p, log, _ in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            log.close()
+        bar.close()
+
+
+def _status(job: dict) -> dict:
+    import json
+
+    try:
+        return json.loads(Path(job["status"]).read_text())
+    except (OSError, ValueError):
+        return {}
