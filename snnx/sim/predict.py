@@ -89,7 +89,7 @@ def read_gray(path: Path) -> Image.Image:
             img.seek(0)
             img = ImageOps.exif_transpose(img)
             img.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise SnnxError(f"cannot read {path} as an image ({type(exc).__name__}: {exc}); "
                         "pass a PNG or JPEG file") from None
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
