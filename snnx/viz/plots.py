@@ -41,7 +41,7 @@ class Figure:
 
 
 @dataclass
-class TestSummary:
+class EvalSummary:
     """Predictions and mean spikes per layer per sample of one model on the report's images."""
 
     predictions: np.ndarray
@@ -54,8 +54,8 @@ class ReportData:
     run: Path
     models: RunModels
     labels: np.ndarray | None = None
-    float_summary: TestSummary | None = None
-    fixed_summary: TestSummary | None = None
+    float_summary: EvalSummary | None = None
+    fixed_summary: EvalSummary | None = None
     float_trace: Trace | None = None
     fixed_trace: Trace | None = None
     figures: list[Figure] = field(default_factory=list)
@@ -66,10 +66,15 @@ class ReportData:
 
 def read_optional_json(path: Path) -> dict | None:
     """A stage's JSON output, or None when that stage has not run (a corrupt file is an error)."""
-    return read_json(path) if path.exists() else None
+    if not path.exists():
+        return None
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise SnnxError(f"{path} holds a JSON {type(data).__name__}, not an object; re-create it with its stage")
+    return data
 
 
-def summarize_test_set(models: RunModels, images: torch.Tensor, seed: int) -> tuple[TestSummary | None, TestSummary | None]:
+def summarize_test_set(models: RunModels, images: torch.Tensor, seed: int) -> tuple[EvalSummary | None, EvalSummary | None]:
     """Run float and fixed point over ``images`` in batches without keeping the spikes."""
     preds: dict[str, list[np.ndarray]] = {"float": [], "fixed": []}
     totals: dict[str, np.ndarray] = {}
@@ -84,7 +89,7 @@ def summarize_test_set(models: RunModels, images: torch.Tensor, seed: int) -> tu
             totals[key] = totals.get(key, 0) + per_layer
             names[key] = [layer.name for layer in run.layers]
     return tuple(  # type: ignore[return-value]
-        TestSummary(np.concatenate(preds[k]), totals[k] / len(images), names[k]) if preds[k] else None
+        EvalSummary(np.concatenate(preds[k]), totals[k] / len(images), names[k]) if preds[k] else None
         for k in ("float", "fixed"))
 
 
