@@ -1,0 +1,99 @@
+"""The float reference: the trained model (checkpoint.pt) on the encoded inputs the fixed-point
+network gets, and the conversion of those encoded inputs to the simulators' integer spikes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from snnx.data.datasets import ImageSet
+from snnx.data.encoders import encode, is_binary
+from snnx.errors import SnnxError
+from snnx.export.loihinet import LoihiNet
+
+ENCODE_BATCH = 500  # fixed, so the spikes do not depend on the backend or its batch size
+
+
+def batch_seed(train_seed: int, batch_index: int) -> int:
+    """Seed of one encoded batch: the run's seed and the batch index (the first N images always
+    get the same spikes, whatever N)."""
+    return 1_000_003 * (int(train_seed) + 1) + int(batch_index)
+
+
+@dataclass
+class EncodedBatch:
+    index: slice  # which test images
+    spikes: torch.Tensor  # [T, B, *image shape], as the encoder made them (float)
+    labels: np.ndarray
+
+
+def encoded_batches(
+    images: ImageSet,
+    n: int,
+    encoding: str,
+    timesteps: int,
+    train_seed: int,
+    gain: float = 1.0,
+    latency_tau: float = 5.0,
+) -> Iterator[EncodedBatch]:
+    """The first ``n`` images encoded in fixed batches of ENCODE_BATCH with per-batch seeds."""
+    for b, lo in enumerate(range(0, n, ENCODE_BATCH)):
+        sl = slice(lo, min(n, lo + ENCODE_BATCH))
+        x = encode(
+            images.floats(sl),
+            encoding,
+            timesteps,
+            seed=batch_seed(train_seed, b),
+            gain=gain,
+            latency_tau=latency_tau,
+        )
+        yield EncodedBatch(sl, x, images.labels[sl].numpy())
+
+
+def fixed_inputs(net: LoihiNet, spikes: torch.Tensor) -> np.ndarray:
+    """Encoded float input [T, B, ...] -> integer input [B, T, *net input shape].
+
+    Binary encodings become 0/1; a graded one (direct) becomes round(x * input_scale), with
+    ``input_scale`` from the exported input spec (default 255, Lava's 8-bit graded spikes).
+    """
+    x = spikes.detach().cpu().numpy()
+    x = x.reshape(x.shape[0], x.shape[1], *net.input.shape).swapaxes(0, 1)
+    if is_binary(net.input.encoding):
+        return np.ascontiguousarray(x > 0)
+    scale = float(net.input.params.get("input_scale", 255))
+    q = np.rint(x * scale)
+    if q.min(initial=0) < 0 or q.max(initial=0) > 255:
+        raise SnnxError(
+            f"graded inputs scaled by {scale} leave [0, 255]; re-export with a smaller input scale"
+        )
+    return np.ascontiguousarray(q.astype(np.uint8))
+
+
+@dataclass
+class FloatBatch:
+    counts: np.ndarray  # [B, classes] output spikes over steps L+1..T+L
+    spikes: list[float]  # per layer: total spikes in this batch (all T + L steps)
+
+
+class FloatReference:
+    """The checkpoint's model in eval mode, run on encoded batches without gradients."""
+
+    def __init__(self, checkpoint: str | Path) -> None:
+        from snnx.train.checkpoint import Checkpoint
+
+        ck = Checkpoint.load(checkpoint)
+        self.spec = ck.spec
+        self.config = ck.config
+        self.model = ck.build_model()
+        self.layer_names = [f"{layer.kind}{i + 1}" for i, layer in enumerate(ck.spec.layers)]
+
+    def run(self, spikes: torch.Tensor) -> FloatBatch:
+        x = spikes.reshape(spikes.shape[0], spikes.shape[1], *self.spec.input_shape).float()
+        with torch.no_grad():
+            out = self.model(x)
+        counts = out.counts.reshape(out.counts.shape[0], -1).cpu().numpy().astype(np.int64)
+        return FloatBatch(counts, [float(s.sum()) for s in out.spikes])

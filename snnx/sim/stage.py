@@ -1,0 +1,411 @@
+"""``snnx sim RUN``: the fixed-point network (fast simulator, Lava, or both) against the float model.
+
+Both models see the same encoded inputs: the first N test images, encoded in fixed batches
+with seeds derived from the run's ``train.seed`` and the batch index, or a user's spike file
+(``--input``). The fixed-point result is what Loihi computes (DESIGN §6); the report goes to
+RUN/sim.json (:class:`~snnx.sim.result.SimResult`) and a table on stdout. Nothing is written
+until everything has been computed, and then atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, is_dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from snnx.errors import SnnxError
+from snnx.export.loihinet import LoihiNet
+from snnx.io import atomic_path
+from snnx.sim.fast import FastRun, FastSimulator, predictions, readout_counts
+from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
+from snnx.sim.result import BACKENDS, SimResult
+
+INPUT_BATCH = 500
+
+
+@dataclass
+class Batch:
+    index: slice
+    fixed: np.ndarray  # [B, T, *net input shape], bool or uint8
+    float_input: torch.Tensor | None  # [T, B, ...] for the float model
+    labels: np.ndarray | None
+
+
+@dataclass
+class Inputs:
+    """Where the samples come from: the dataset (encoded here) or a user's spike file."""
+
+    count: int
+    timesteps: int
+    encoding: str
+    dataset: str | None
+    source: str | None  # the --input file
+    batches: Iterator[Batch]
+
+
+def sim_command(
+    run: Path,
+    backend: str | None,
+    samples: int | None,
+    input_path: Path | None,
+    save_spikes: Path | None,
+    data_dir: Path | None,
+) -> SimResult:
+    """Simulate, compare, print a table, write RUN/sim.json (and the spikes, if asked)."""
+    t_start = time.perf_counter()
+    run = Path(run)
+    net_path = run / "model.net"
+    if not net_path.is_file():
+        raise SnnxError(f"{net_path} not found; run `snnx export {run}` first")
+    net = LoihiNet.load(net_path)
+    config = _load_config(run)
+    backend = backend or (config.sim.backend if config else "fast")
+    if backend not in BACKENDS:
+        raise SnnxError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if samples is None and input_path is None and config is not None:
+        samples = config.sim.samples
+    if save_spikes is not None and Path(save_spikes).suffix != ".npz":
+        raise SnnxError(f"--save-spikes {save_spikes}: the file name must end in .npz")
+    ckpt = run / "checkpoint.pt"
+    reference = FloatReference(ckpt) if ckpt.is_file() else None
+    inputs = _open_inputs(net, config, reference, samples, input_path, data_dir)
+
+    fixed = _FixedRuns(net, inputs.timesteps, backend, keep_spikes=save_spikes is not None)
+    float_counts, float_spikes, labels = [], np.zeros(net.num_synapse_layers), []
+    for batch in inputs.batches:
+        if reference is not None:
+            fb = reference.run(batch.float_input)
+            float_counts.append(fb.counts)
+            if len(fb.spikes) == len(float_spikes):
+                float_spikes += np.asarray(fb.spikes)
+        if batch.labels is not None:
+            labels.append(batch.labels)
+        fixed.add(batch)
+    outcome = fixed.finish()
+
+    n = inputs.count
+    fixed_pred = predictions(outcome.counts)
+    float_pred = predictions(np.concatenate(float_counts)) if float_counts else None
+    y = np.concatenate(labels) if labels else None
+    activity = [_as_dict(a) for a in outcome.activity]
+    names = [_layer_name(layer, i) for i, layer in enumerate(net.synapse_layers)]
+    result = SimResult(
+        backend=backend,
+        samples=n,
+        float_accuracy=_accuracy(float_pred, y),
+        fixed_accuracy=_accuracy(fixed_pred, y),
+        agreement=float(np.mean(float_pred == fixed_pred)) if float_pred is not None else None,
+        spikes_per_sample=[
+            {
+                "name": name,
+                "float": float(float_spikes[i] / n) if reference is not None else None,
+                "fixed": float(activity[i].get("spikes", 0.0)) if i < len(activity) else None,
+            }
+            for i, name in enumerate(names)
+        ],
+        layers=activity,
+        timesteps=inputs.timesteps,
+        steps=inputs.timesteps + net.num_synapse_layers,
+        encoding=inputs.encoding,
+        dataset=inputs.dataset,
+        seconds=0.0,
+        backend_seconds=float(sum(outcome.seconds.values())),
+        backend_seconds_by={k: float(v) for k, v in outcome.seconds.items()},
+        lava_fast_identical=outcome.identical,
+        first_difference=outcome.first_difference,
+        input=inputs.source,
+    )
+    if save_spikes is not None:
+        _write_spikes(Path(save_spikes), outcome.spikes)
+    result.seconds = float(time.perf_counter() - t_start)
+    result.save(run / "sim.json")
+    print(format_table(result, run))
+    return result
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _load_config(run: Path):
+    from snnx.config import RunConfig
+
+    path = run / "config.yaml"
+    return RunConfig.load(path) if path.is_file() else None
+
+
+def _open_inputs(
+    net: LoihiNet,
+    config,
+    reference: FloatReference | None,
+    samples: int | None,
+    input_path: Path | None,
+    data_dir: Path | None,
+) -> Inputs:
+    if samples is not None and samples < 1:
+        raise SnnxError(f"--samples {samples}: need at least 1 sample")
+    if input_path is not None:
+        return _file_inputs(net, Path(input_path), samples)
+    if config is None and reference is not None:
+        config = reference.config
+    encoding = config.data.encoding if config else net.input.encoding
+    timesteps = config.data.timesteps if config else net.input.timesteps
+    if encoding == "spikes" or not timesteps:
+        raise SnnxError(
+            "model.net does not say how images become spikes (it was written by another tool) and the run "
+            "folder has no config.yaml; pass --input spikes.npy [samples, T, *input shape]"
+        )
+    from snnx.data.datasets import load_split
+
+    if config is not None:  # the whole test set, whatever subset training used
+        images = load_split(config.data.dataset, False, data_dir or config.data.dir)
+        dataset, seed, gain, tau = (
+            config.data.dataset,
+            config.train.seed,
+            config.data.gain,
+            config.data.latency_tau,
+        )
+    else:
+        images = load_split("mnist", False, data_dir)
+        dataset, seed = "mnist", 0
+        gain, tau = (
+            float(net.input.params.get("gain", 1.0)),
+            float(net.input.params.get("latency_tau", 5.0)),
+        )
+    if int(np.prod(images.image_shape)) != int(np.prod(net.input.shape)):
+        raise SnnxError(
+            f"{dataset} images have shape {list(images.image_shape)} but model.net expects {list(net.input.shape)}"
+        )
+    n = len(images) if samples is None else samples
+    if n > len(images):
+        raise SnnxError(f"--samples {samples} is more than the {len(images)} {dataset} test images")
+
+    def batches() -> Iterator[Batch]:
+        for b in encoded_batches(images, n, encoding, timesteps, seed, gain, tau):
+            yield Batch(b.index, fixed_inputs(net, b.spikes), b.spikes, b.labels)
+
+    return Inputs(n, timesteps, encoding, dataset, None, batches())
+
+
+def _file_inputs(net: LoihiNet, path: Path, samples: int | None) -> Inputs:
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise SnnxError(f"--input {path} not found") from None
+    except (OSError, ValueError) as exc:
+        raise SnnxError(f"--input {path} is not a .npy array ({exc})") from None
+    want = tuple(net.input.shape)
+    if x.ndim != 2 + len(want) or tuple(x.shape[2:]) != want or x.shape[1] < 1:
+        raise SnnxError(
+            f"--input {path} has shape {list(x.shape)}; expected [samples, T, {', '.join(map(str, want))}]"
+        )
+    n = x.shape[0] if samples is None else samples
+    if n > x.shape[0]:
+        raise SnnxError(f"--samples {samples} is more than the {x.shape[0]} samples in {path}")
+    graded = False
+    for lo in range(0, n, INPUT_BATCH):  # validate before simulating anything
+        chunk = np.asarray(x[lo : lo + INPUT_BATCH])
+        if chunk.dtype.kind not in "biuf" or (
+            chunk.dtype.kind == "f" and not np.all(chunk == np.round(chunk))
+        ):
+            raise SnnxError(
+                f"--input {path} must hold integer spikes (0/1 or graded 0..255), got dtype {chunk.dtype}"
+            )
+        if chunk.size and (chunk.min() < 0 or chunk.max() > 255):
+            raise SnnxError(f"--input {path} holds values outside [0, 255]")
+        graded = graded or bool(chunk.size and chunk.max() > 1)
+
+    def batches() -> Iterator[Batch]:
+        for lo in range(0, n, INPUT_BATCH):
+            chunk = np.asarray(x[lo : min(n, lo + INPUT_BATCH)])
+            fixed = chunk.astype(np.uint8) if graded else chunk > 0
+            float_input = torch.from_numpy(fixed.astype(np.float32)).transpose(0, 1)
+            yield Batch(slice(lo, lo + len(chunk)), fixed, float_input, None)
+
+    return Inputs(
+        n, int(x.shape[1]), "graded spikes" if graded else "spikes", None, str(path), batches()
+    )
+
+
+# ----------------------------------------------------------------------------- fixed point
+
+
+@dataclass
+class FixedOutcome:
+    counts: np.ndarray
+    activity: list
+    seconds: dict[str, float]
+    spikes: list[np.ndarray] | None
+    identical: bool | None
+    first_difference: dict | None
+
+
+class _FixedRuns:
+    """Runs the fixed-point backend(s) on the batches as they come (fast) or all at the end (Lava)."""
+
+    def __init__(self, net: LoihiNet, timesteps: int, backend: str, keep_spikes: bool) -> None:
+        from snnx.sim.activity import ActivityAccumulator
+
+        self.net, self.timesteps, self.backend, self.keep = net, timesteps, backend, keep_spikes
+        self.activity = ActivityAccumulator(net)
+        self.seconds: dict[str, float] = {}
+        self.counts: list[np.ndarray] = []
+        self.fast_spikes: list[list[np.ndarray]] = []
+        self.lava_inputs: list[np.ndarray] = []
+        self.sim: FastSimulator | None = None
+
+    def add(self, batch: Batch) -> None:
+        if self.backend in ("fast", "both"):
+            graded = batch.fixed.dtype != np.bool_
+            if self.sim is None or self.sim.graded != graded:
+                self.sim = FastSimulator(self.net, self.timesteps, graded=graded)
+            t0 = time.perf_counter()
+            run = self.sim.run(batch.fixed)
+            self.seconds["fast"] = self.seconds.get("fast", 0.0) + time.perf_counter() - t0
+            if self.backend == "fast":
+                self.counts.append(run.counts)
+                self.activity.add(batch.fixed, run.spikes)
+            if self.keep or self.backend == "both":
+                self.fast_spikes.append([np.ascontiguousarray(s) for s in run.spikes])
+        if self.backend in ("lava", "both"):
+            self.lava_inputs.append(batch.fixed)
+
+    def finish(self) -> FixedOutcome:
+        identical = first = None
+        spikes = (
+            [np.concatenate(parts) for parts in zip(*self.fast_spikes, strict=True)]
+            if self.fast_spikes
+            else None
+        )
+        if self.backend in ("lava", "both"):
+            lava = self._run_lava()
+            if spikes is not None:
+                first = first_difference(spikes, lava.spikes, self.net)
+                identical = first is None
+            spikes = lava.spikes
+            x = np.concatenate(self.lava_inputs)
+            for lo in range(0, len(x), INPUT_BATCH):
+                sl = slice(lo, lo + INPUT_BATCH)
+                self.activity.add(x[sl], [s[sl] for s in spikes])
+            self.counts = [readout_counts(spikes[-1], lava.latency)]
+        counts = np.concatenate(self.counts)
+        return FixedOutcome(
+            counts,
+            self.activity.result(),
+            self.seconds,
+            spikes if self.keep else None,
+            identical,
+            first,
+        )
+
+    def _run_lava(self) -> FastRun:
+        from snnx.export.netx import write_netx
+        from snnx.sim.lava_backend import run_lava_stream
+
+        try:
+            import lava.magma  # noqa: F401
+        except ImportError:
+            raise SnnxError(
+                "Lava is not installed (pip install lava-nc lava-dl); use --backend fast"
+            ) from None
+        import tempfile
+
+        x = np.concatenate(self.lava_inputs)
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="snnx-sim-") as tmp:
+            path = Path(tmp) / "model.net"
+            write_netx(self.net, path)  # what the run folder's model.net holds, read back
+            result = run_lava_stream(path, x, progress=True)
+        self.seconds["lava"] = time.perf_counter() - t0
+        return result
+
+
+def first_difference(fast: list[np.ndarray], lava: list[np.ndarray], net: LoihiNet) -> dict | None:
+    """The earliest layer, then earliest step, where the two backends' spikes differ."""
+    for i, (a, b) in enumerate(zip(fast, lava, strict=True)):
+        diff = a != b
+        if diff.any():
+            per_step = diff.reshape(diff.shape[0], diff.shape[1], -1).any(axis=2)
+            step = int(np.argmax(per_step.any(axis=0)))
+            sample = int(np.argmax(per_step[:, step]))
+            return {
+                "layer": i + 1,
+                "name": _layer_name(net.synapse_layers[i], i),
+                "step": step,
+                "sample": sample,
+            }
+    return None
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def _write_spikes(path: Path, spikes: list[np.ndarray] | None) -> None:
+    if spikes is None:
+        return
+    arrays = {f"layer_{i + 1}": np.asarray(s, dtype=bool) for i, s in enumerate(spikes)}
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def _as_dict(activity) -> dict:
+    if is_dataclass(activity):
+        return asdict(activity)
+    if hasattr(activity, "to_dict"):
+        return activity.to_dict()
+    return dict(activity)
+
+
+def _layer_name(layer, i: int) -> str:
+    return layer.name or f"{layer.kind}{i + 1}"
+
+
+def _accuracy(pred: np.ndarray | None, labels: np.ndarray | None) -> float | None:
+    if pred is None or labels is None:
+        return None
+    return float(np.mean(pred == labels))
+
+
+def format_table(r: SimResult, run: Path) -> str:
+    """The human summary printed by ``snnx sim``."""
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.2f} %"
+
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:,.1f}"
+
+    src = r.input or f"{r.dataset} test set"
+    lines = [
+        f"snnx sim {run}: {r.samples} samples from {src}, {r.encoding}, T = {r.timesteps} "
+        f"({r.steps} steps), backend {r.backend}",
+        "",
+        f"{'':28s}{'float':>12s}{'fixed point':>14s}",
+        f"{'accuracy':28s}{pct(r.float_accuracy):>12s}{pct(r.fixed_accuracy):>14s}",
+        f"{'agreement (same prediction)':28s}{pct(r.agreement):>26s}",
+    ]
+    for entry in r.spikes_per_sample:
+        label = f"spikes/sample {entry['name']}"
+        lines.append(f"{label:28s}{num(entry['float']):>12s}{num(entry['fixed']):>14s}")
+    if r.backend == "both":
+        if r.lava_fast_identical:
+            lines.append("Lava and the fast simulator: identical spikes on every layer and step")
+        else:
+            d = r.first_difference or {}
+            lines.append(
+                f"Lava and the fast simulator DIFFER: first at layer {d.get('name')} step {d.get('step')} "
+                f"(sample {d.get('sample')})"
+            )
+    by = ", ".join(
+        f"{k} {v:.2f} s ({r.samples / v:,.0f} samples/s)" if v > 0 else f"{k} {v:.2f} s"
+        for k, v in r.backend_seconds_by.items()
+    )
+    lines += [
+        "",
+        f"time: {r.seconds:.1f} s in all; fixed-point simulation: {by}",
+        f"wrote {run / 'sim.json'}",
+    ]
+    return "\n".join(lines)
