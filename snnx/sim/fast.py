@@ -461,18 +461,43 @@ class FastSimulator:
     def run(self, inputs: np.ndarray, record_state: bool = False) -> FastRun:
         """``inputs`` [N, T, *input shape] -> FastRun with [N, T+L, *shape] per layer."""
         x = check_inputs(self.net, inputs, self.timesteps, self.graded)
+        chunk = self.chunk_size()
+        parts = [
+            self._run_chunk(x[i : i + chunk], record_state) for i in range(0, max(len(x), 1), chunk)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+
+        def cat(key: str) -> list[np.ndarray] | None:
+            if getattr(parts[0], key) is None:
+                return None
+            return [
+                np.concatenate(arrs) for arrs in zip(*(getattr(p, key) for p in parts), strict=True)
+            ]
+
+        return FastRun(spikes=cat("spikes"), latency=self.latency, u=cat("u"), v=cat("v"))
+
+    def chunk_size(self, budget_bytes: int = 32 * 2**20) -> int:
+        """Samples simulated together: big GEMMs, yet inputs, currents and spikes stay small."""
+        per = int(np.prod(self.net.input.shape)) * self.timesteps
+        per += sum(int(np.prod(st.layer.shape)) for st in self.stages) * self.steps * 5
+        return max(1, budget_bytes // max(per, 1))
+
+    def _run_chunk(self, x: np.ndarray, record_state: bool) -> FastRun:
         n = x.shape[0]
-        src = np.ascontiguousarray(x.transpose(1, 0, *range(2, x.ndim)))  # time-major [T, N, ...]
         spikes, us, vs = [], [], []
+        src = None
         for st in self.stages:
-            # Layer i runs steps i+1..S-1; its input at step t is the previous layer's output at
-            # step t-1, and the previous layer is silent before step i: use steps i..S-2 of it.
-            used = src[st.index : self.steps - 1]
-            if used.shape[0]:
-                a = st.synapse(used.reshape(-1, *used.shape[2:]))
+            shape = st.layer.shape
+            if st.index == 0:
+                # the input: one GEMM over all samples and steps, then time-major [T, N, ...]
+                a = st.synapse(x.reshape(n * x.shape[1], *x.shape[2:]))
+                a = np.ascontiguousarray(np.moveaxis(a.reshape(n, x.shape[1], *shape), 1, 0))
             else:
-                a = np.zeros((0, *st.layer.shape), dtype=np.float32)
-            a = a.reshape(used.shape[0], n, *st.layer.shape)
+                # Layer i runs steps i+1..S-1; its input at step t is the previous layer's output at
+                # step t-1, and the previous layer is silent before step i: use steps i..S-2 of it.
+                used = src[st.index : self.steps - 1]
+                a = st.synapse(used.reshape(-1, *used.shape[2:])).reshape(used.shape[0], n, *shape)
             s, u, v = self._lif_blocks(st, a, record_state)
             spikes.append(s)
             us.append(u)
