@@ -21,7 +21,6 @@ from snnx.viz import figures
 from snnx.viz.trace import (
     RunModels,
     Trace,
-    encode_images,
     fixed_trace,
     float_trace,
     load_run_models,
@@ -74,23 +73,39 @@ def read_optional_json(path: Path) -> dict | None:
     return data
 
 
-def summarize_test_set(models: RunModels, images: torch.Tensor, seed: int) -> tuple[EvalSummary | None, EvalSummary | None]:
-    """Run float and fixed point over ``images`` in batches without keeping the spikes."""
+def _summary(preds: list[np.ndarray], totals: np.ndarray | None, names: list[str], n: int) -> EvalSummary | None:
+    return EvalSummary(np.concatenate(preds), totals / n, names) if preds else None
+
+
+def run_test_set(d: ReportData, test, n: int) -> None:
+    """Float and fixed point on the first ``n`` test images, encoded exactly as ``snnx sim``
+    encodes them (same batches and seeds), so the report's numbers and sim.json's agree.
+
+    Only predictions and spike totals are kept, except for the first TRACE_SAMPLES images,
+    whose spikes and membranes the figures and the viewer show.
+    """
+    from snnx.sim.reference import encoded_batches
+
+    models, enc = d.models, d.models.encoding()
+    seed = models.checkpoint.config.train.seed if models.checkpoint is not None else 0
     preds: dict[str, list[np.ndarray]] = {"float": [], "fixed": []}
     totals: dict[str, np.ndarray] = {}
     names: dict[str, list[str]] = {}
-    for b, start in enumerate(range(0, len(images), BATCH)):
-        x = encode_images(models, images[start: start + BATCH], seed + b)
-        for key, run in (("float", _float(models, x)), ("fixed", _fixed(models, x))):
-            if run is None:
-                continue
-            preds[key].append(run.predictions)
-            per_layer = np.array([layer.spikes.sum() for layer in run.layers])
-            totals[key] = totals.get(key, 0) + per_layer
-            names[key] = [layer.name for layer in run.layers]
-    return tuple(  # type: ignore[return-value]
-        EvalSummary(np.concatenate(preds[k]), totals[k] / len(images), names[k]) if preds[k] else None
-        for k in ("float", "fixed"))
+    for batch in encoded_batches(test, n, enc["encoding"], enc["timesteps"], seed, enc["gain"], enc["latency_tau"]):
+        spikes = batch.spikes.reshape(*batch.spikes.shape[:2], *models.input_shape)
+        if batch.index.start == 0:
+            first = spikes[:, :TRACE_SAMPLES]
+            d.float_trace, d.fixed_trace = _float(models, first, True), _fixed(models, first, True)
+        for lo in range(0, spikes.shape[1], BATCH):  # bounded memory for conv models
+            x = spikes[:, lo: lo + BATCH]
+            for key, run in (("float", _float(models, x)), ("fixed", _fixed(models, x))):
+                if run is not None:
+                    preds[key].append(run.predictions)
+                    totals[key] = totals.get(key, 0) + np.array([layer.spikes.sum() for layer in run.layers])
+                    names[key] = [layer.name for layer in run.layers]
+    d.labels = test.labels[:n].numpy()
+    d.float_summary = _summary(preds["float"], totals.get("float"), names.get("float", []), n)
+    d.fixed_summary = _summary(preds["fixed"], totals.get("fixed"), names.get("fixed", []), n)
 
 
 def _float(models: RunModels, x: torch.Tensor, record_v: bool = False) -> Trace | None:
@@ -103,8 +118,8 @@ def _fixed(models: RunModels, x: torch.Tensor, record_v: bool = False) -> Trace 
     return fixed_trace(models.net, x.reshape(x.shape[0], x.shape[1], *models.net.input.shape), record_v)
 
 
-def load_test_images(models: RunModels, data_dir: Path | None, samples: int) -> tuple[torch.Tensor, np.ndarray]:
-    """The first ``samples`` test images of the run's dataset, shaped for the model."""
+def load_test_set(models: RunModels, data_dir: Path | None):
+    """The run's test split (an ImageSet), checked against the model's input size."""
     from snnx.data.datasets import load_split
 
     if models.checkpoint is not None:
@@ -112,12 +127,12 @@ def load_test_images(models: RunModels, data_dir: Path | None, samples: int) -> 
         dataset, folder = data.dataset, data_dir or data.dir
     else:
         dataset, folder = "mnist", data_dir
-    test = load_split(dataset, train=False, data_dir=folder, subset=samples)
+    test = load_split(dataset, train=False, data_dir=folder)
     shape = models.input_shape
     if int(np.prod(test.image_shape)) != int(np.prod(shape)):
         raise SnnxError(f"the model takes input {shape} but {dataset} images are {test.image_shape}; "
                         "pass the dataset the run was trained on with --data-dir")
-    return test.floats(slice(None)).reshape(len(test), *shape), test.labels.numpy()
+    return test
 
 
 def weight_pairs(models: RunModels) -> tuple[list[str], list[np.ndarray], list[np.ndarray] | None]:
@@ -166,11 +181,8 @@ def gather(run: Path, data_dir: Path | None, samples: int | None = None) -> Repo
     models = load_run_models(run)
     d = ReportData(Path(run), models, sim=read_optional_json(run / "sim.json"),
                    energy=read_optional_json(run / "deploy" / "loihi2" / "energy.json"))
-    images, d.labels = load_test_images(models, data_dir, samples or REPORT_SAMPLES)
-    seed = models.checkpoint.config.train.seed if models.checkpoint is not None else 0
-    d.float_summary, d.fixed_summary = summarize_test_set(models, images, seed)
-    x = encode_images(models, images[:TRACE_SAMPLES], seed)
-    d.float_trace, d.fixed_trace = _float(models, x, True), _fixed(models, x, True)
+    test = load_test_set(models, data_dir)
+    run_test_set(d, test, min(len(test), samples or REPORT_SAMPLES))
     return d
 
 

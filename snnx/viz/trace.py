@@ -64,10 +64,6 @@ def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
         out.notes.append("fixed point: not available, the attention model cannot be exported to Loihi")
     else:
         out.notes.append(f"fixed point: not available, run `snnx export {run}` first to create model.net")
-    if out.net is not None and out.net.input.encoding == "direct":
-        # graded input needs the exporter's input scaling; `snnx sim` owns that rule
-        out.notes.append(f"fixed point: direct (graded) input is shown by `snnx sim {run}` only")
-        out.net = None
     if out.model is None and out.net is None:
         raise SnnxError(f"{run} has neither checkpoint.pt nor model.net; run `snnx train -o {run}` first")
     if need_fixed and out.net is None:
@@ -154,21 +150,12 @@ def float_trace(model: torch.nn.Module, x: torch.Tensor, record_v: bool = True) 
     return Trace(_flat(x), layers, out.latency)
 
 
-def fixed_inputs(net, x: torch.Tensor) -> np.ndarray:
-    """Encoded float input [T, B, *model shape] -> the simulator's binary input [B, T, *net shape]."""
-    from snnx.data.encoders import is_binary
-
-    if not is_binary(net.input.encoding):
-        raise SnnxError(f"fixed-point traces need binary input spikes; encoding {net.input.encoding!r} "
-                        "is graded: use `snnx sim` for this run")
-    arr = x.detach().cpu().numpy()
-    arr = arr.reshape(arr.shape[0], arr.shape[1], *net.input.shape).swapaxes(0, 1)
-    return np.ascontiguousarray(arr) > 0
-
-
 def fixed_trace(net, x: torch.Tensor, record_v: bool = True) -> Trace:
     """The fixed-point network (fast bit-accurate simulator) on the same encoded input."""
     from snnx.sim.fast import simulate
+    from snnx.sim.reference import (
+        fixed_inputs,  # binary spikes, or graded by the exported input scale
+    )
 
     res = simulate(net, fixed_inputs(net, x), record_state=record_v)
     layers = []
