@@ -37,17 +37,23 @@ def _whc(a: np.ndarray) -> np.ndarray:
     return np.swapaxes(a, -1, -3) if a.ndim >= 3 else a
 
 
-def input_schedule(
-    inputs: np.ndarray, steps_per_sample: int, total_steps: int, chw: bool
-) -> np.ndarray:
-    """Lava RingBuffer data [*netx input shape, total_steps]: sample k at steps k*R + 1 .. k*R + T."""
+def lava_inputs(net: LoihiNet, x: np.ndarray) -> np.ndarray:
+    """Inputs [N, T, *input shape] in the layout of netx's ``inp`` port.
+
+    A conv-first net takes WHC frames; a dense-first net takes the flat vector in our (C, H, W)
+    order, which is the order of its weight columns (netx flattens nothing before layer 1).
+    """
+    if net.synapse_layers[0].kind == "dense":
+        return x.reshape(x.shape[0], x.shape[1], -1)
+    return _whc(x)
+
+
+def input_schedule(inputs: np.ndarray, steps_per_sample: int, total_steps: int) -> np.ndarray:
+    """Lava RingBuffer data [*inp shape, total_steps]: sample k at steps k*R + 1 .. k*R + T."""
     n, t = inputs.shape[:2]
-    frame = inputs.shape[2:]
-    data = np.zeros((total_steps, *frame), dtype=np.int32)
+    data = np.zeros((total_steps, *inputs.shape[2:]), dtype=np.int32)
     for k in range(n):
         data[k * steps_per_sample : k * steps_per_sample + t] = inputs[k]
-    if chw:
-        data = _whc(data)
     return np.moveaxis(data, 0, -1)
 
 
@@ -95,9 +101,7 @@ def run_lava(
     lava_net = build_lava_network(
         path, reset_interval=interval, reset_offset=1, input_message_bits=8 if graded else 0
     )
-    src = RingBuffer(
-        data=input_schedule(x.astype(np.int32), interval, total, len(net.input.shape) == 3)
-    )
+    src = RingBuffer(data=input_schedule(lava_inputs(net, x.astype(np.int32)), interval, total))
     src.s_out.connect(lava_net.inp)
     monitors = []  # a Lava Monitor holds one probe
     for block in lava_net.layers:
@@ -187,8 +191,7 @@ def run_lava_stream(
     workers = max(1, min(workers or default_workers(), n))
     with tempfile.TemporaryDirectory(prefix="snnx-lava-", dir=scratch) as tmp:
         tmp = Path(tmp)
-        chw = len(net.input.shape) == 3
-        np.save(tmp / "inputs.npy", _whc(x.astype(np.uint8)) if chw else x.astype(np.uint8))
+        np.save(tmp / "inputs.npy", np.ascontiguousarray(lava_inputs(net, x.astype(np.uint8))))
         spike_paths = []
         for i, layer in enumerate(layers):
             p = tmp / f"layer_{i}.npy"
@@ -199,7 +202,7 @@ def run_lava_stream(
             "net_path": str(path.resolve()),
             "input_path": str(tmp / "inputs.npy"),
             "spike_paths": spike_paths,
-            "input_shape": _netx_shape(tuple(net.input.shape)),
+            "input_shape": np.load(tmp / "inputs.npy", mmap_mode="r").shape[2:],
             "layer_shapes": [_netx_shape(layer.shape) for layer in layers],
             "timesteps": t,
             "steps": steps,
