@@ -110,20 +110,26 @@ class _Lif:
         self.p = p
         self.mu = 4096 - (p.du + 1)
         self.mv = 4096 - p.dv
-        self.bias64 = (
-            0.0 if p.bias is None else (np.asarray(p.bias, dtype=np.float64).reshape(shape) * 64.0)
+        bias = (
+            None if p.bias is None else np.asarray(p.bias, dtype=np.float64).reshape(shape) * 64.0
         )
+        self.bias64 = bias if bias is not None and bias.any() else None
+        self.b_max = 0.0 if self.bias64 is None else float(np.abs(self.bias64).max())
         self.vth64 = float(p.vth << VTH_SHIFT)
-        b_max = 0.0 if p.bias is None else float(np.abs(self.bias64).max())
+        self.a_max = a_max
+        self._plan(a_max, steps)
+
+    def _plan(self, a_max: float, steps: int) -> None:
+        """Decide from the largest |input| which operations the float path needs, if it is exact."""
         a64 = a_max * 64.0
-        # bound on |x| before the wrap: geometric series of the decayed inputs
+        # |x| before the wrap is at most the geometric series of the decayed inputs
         grow_u = steps if self.mu == 4095 else min(steps, 4096.0 / (4096 - self.mu))
         x_bound = a64 * grow_u + a64
         self.exact_float = a64 < 2**31 - 2**25 and x_bound < 2**31 - 2**25
         self.needs_wrap = x_bound > U_MAX
         grow_v = steps if self.mv == 4096 else min(steps, 4096.0 / (4096 - self.mv))
         u_bound = min(x_bound, float(U_MAX))
-        self.needs_clip = (u_bound + b_max) * grow_v + u_bound + b_max > V_LIMIT
+        self.needs_clip = (u_bound + self.b_max) * grow_v + u_bound + self.b_max > V_LIMIT
 
     def run(
         self, a: np.ndarray, start: int, steps: int, record_state: bool
@@ -136,6 +142,8 @@ class _Lif:
         spikes = np.zeros((steps, *block), dtype=bool)
         us = np.zeros((steps, *block), dtype=np.int64) if record_state else None
         vs = np.zeros((steps, *block), dtype=np.int64) if record_state else None
+        # the bounds from this block's actual inputs usually drop the wrap and clip steps
+        self._plan(min(self.a_max, float(np.abs(a).max(initial=0))), steps)
         if self.exact_float:
             self._run_float(a, start, steps, spikes, us, vs)
         else:
@@ -165,16 +173,19 @@ class _Lif:
                 u[x <= -U_MAX] += 2.0 * U_MAX
             else:
                 u, x = x, u
+            # v = sat(dec(v) + u + bias << 6)
             if self.mv != 4096:
                 np.multiply(v, cv, out=v)
                 np.trunc(v, out=v)
             v += u
-            v += self.bias64
+            if self.bias64 is not None:
+                v += self.bias64
             if self.needs_clip:
-                np.clip(v, -V_LIMIT, V_LIMIT, out=v)
+                np.minimum(v, V_LIMIT, out=v)
+                np.maximum(v, -V_LIMIT, out=v)
             s = spikes[t]
             np.greater(v, self.vth64, out=s)
-            v[s] = 0.0
+            np.copyto(v, 0.0, where=s)
             if us is not None:
                 us[t] = u
                 vs[t] = v
