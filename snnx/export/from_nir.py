@@ -1,0 +1,381 @@
+"""NIR graph -> discrete-time float network (:class:`FloatNet`), the quantizer's only input.
+
+NIR is continuous time; Loihi and our models are discrete. We read the neuron nodes with the
+forward-Euler convention snntorch uses (one step = ``dt`` seconds, ``dt`` from the graph's
+metadata, 1e-4 s when absent):
+
+* ``LIF(tau, r, v_leak, v_threshold, v_reset = 0)``::
+
+      v = beta * v + (1 - beta) * v_leak + g * I,  beta = 1 - dt/tau,  g = r * dt/tau
+
+* ``CubaLIF(tau_syn, tau_mem, r, w_in, v_leak, ...)``::
+
+      i = alpha * i + (dt/tau_syn) * w_in * I,   alpha = 1 - dt/tau_syn
+      v = beta * v + (1 - beta) * v_leak + (dt/tau_mem) * r * i
+
+* ``IF(r, v_threshold)``: ``v = v + r * dt * I`` (beta = 1).
+
+Every gain is folded into the synapse weights, and every constant drive into a per-neuron
+bias that Loihi adds to v each step, giving the DESIGN §4 neuron
+``i = alpha i + W s;  v = beta v + i + b;  s = v > theta;  v = 0 where s``. snntorch's
+``Leaky``/``Synaptic`` (tau = dt/(1-beta), r = tau/dt, w_in = tau_syn/dt) come out with gain 1.
+An Affine bias feeds the current: exact for LIF (alpha = 0); for a CubaLIF it is a current
+that builds up over ~1/(1-alpha) steps, which Loihi cannot express, so it becomes its steady
+state ``b / (1 - alpha)`` on v and the layer records that approximation in ``notes``.
+
+NIR has no time steps and no synapse delay: snnx stores its own (dt, timesteps, encoding,
+the one-step-per-synapse delay convention) in the graph metadata (see :mod:`snnx.export.to_nir`).
+Nodes are read by following the edges from the Input node, never in dict order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnx.errors import SnnxError
+
+DT_DEFAULT = 1e-4
+DELAY_CONVENTION = "one step per synapse layer"
+_SNAP = 1e-6  # a decay within this many 1/4096 units of the 12-bit grid is on the grid
+
+
+@dataclass
+class FloatLayer:
+    """One spiking layer in discrete time: synapse (gains folded in) + CUBA LIF."""
+
+    name: str  # the synapse node's name in the graph
+    kind: str  # dense | conv
+    weight: np.ndarray  # float64; dense (out, in), conv (C_out, C_in/groups, kH, kW)
+    bias: np.ndarray | None  # float64, one per neuron (shape == out_shape), added to v every step
+    alpha: float
+    beta: float
+    threshold: float
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    flatten_before: bool = False
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    neuron: str = ""  # the neuron node's name
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FloatNet:
+    """The feed-forward float network a NIR graph describes, plus what NIR cannot say."""
+
+    input_shape: tuple[int, ...]
+    layers: list[FloatLayer]
+    dt: float = DT_DEFAULT
+    timesteps: int | None = None
+    encoding: str | None = None
+    encoder_params: dict = field(default_factory=dict)
+    delay: str = DELAY_CONVENTION
+    source: str = ""
+
+
+# ----------------------------------------------------------------------------- reading files
+
+
+def read_graph(path: str | Path):
+    """``nir.read`` with a one-line error for a missing or unreadable file."""
+    import nir
+
+    path = Path(path)
+    if not path.is_file():
+        raise SnnxError(f"NIR file {path} not found; pass a graph written with nir.write")
+    try:
+        return nir.read(path)
+    except Exception as exc:  # noqa: BLE001 - h5py/nir raise many types for a bad file
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise SnnxError(f"{path} is not a readable NIR graph ({detail}); write it with nir.write (nir 1.0)") from None
+
+
+def graph_metadata(graph) -> dict[str, Any]:
+    """snnx's metadata from a graph (empty for graphs written by other tools)."""
+    meta = getattr(graph, "metadata", None) or {}
+    out: dict[str, Any] = {}
+    raw = meta.get("snnx")
+    if raw is not None:
+        try:
+            out = dict(json.loads(raw.decode() if isinstance(raw, bytes) else str(raw)))
+        except (ValueError, TypeError):
+            raise SnnxError("the NIR graph's 'snnx' metadata is not valid JSON; re-export it with snnx export") from None
+    if "dt" in meta and "dt" not in out:
+        out["dt"] = float(np.asarray(meta["dt"]).reshape(-1)[0])
+    return out
+
+
+# ----------------------------------------------------------------------------- graph walking
+
+
+def _chain(graph) -> list[tuple[str, Any]]:
+    """The nodes from Input to Output, following the edges; anything but a chain is refused."""
+    import nir
+
+    nodes = graph.nodes
+    for name, node in nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            raise SnnxError(
+                f"node {name!r} (nested NIRGraph, e.g. a recurrent RLeaky/RSynaptic) is not supported: "
+                "Loihi export handles feed-forward layers only; remove the recurrence"
+            )
+    inputs = [n for n, node in nodes.items() if isinstance(node, nir.Input)]
+    if len(inputs) != 1:
+        raise SnnxError(f"the NIR graph has {len(inputs)} Input nodes {inputs}; snnx exports graphs with exactly one")
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    pred: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in graph.edges:
+        if a not in nodes or b not in nodes:
+            raise SnnxError(f"the NIR graph has an edge {a!r} -> {b!r} to a node that does not exist")
+        succ[a].append(b)
+        pred[b].append(a)
+    for name in nodes:
+        if len(pred[name]) > 1 or len(succ[name]) > 1:
+            what = "inputs" if len(pred[name]) > 1 else "outputs"
+            raise SnnxError(
+                f"node {name!r} ({type(nodes[name]).__name__}) has {max(len(pred[name]), len(succ[name]))} {what}: "
+                "branches, skips and recurrence are not supported by the Loihi export; use a feed-forward chain"
+            )
+    order, seen, cur = [], set(), inputs[0]
+    while True:
+        if cur in seen:
+            raise SnnxError(f"node {cur!r} ({type(nodes[cur]).__name__}) closes a loop: recurrence is not supported")
+        seen.add(cur)
+        order.append((cur, nodes[cur]))
+        if not succ[cur]:
+            break
+        cur = succ[cur][0]
+    if not isinstance(order[-1][1], nir.Output):
+        raise SnnxError(f"the chain from the Input ends at {order[-1][0]!r} ({type(order[-1][1]).__name__}), not an Output node")
+    dangling = sorted(set(nodes) - seen)
+    if dangling:
+        raise SnnxError(f"nodes {dangling} are not on the path from Input to Output; remove them or connect them")
+    return order
+
+
+_HINTS = {
+    "LI": "a leaky-integrator readout has no spikes on Loihi; end the network with a LIF layer and count spikes",
+    "CubaLI": "a leaky-integrator readout has no spikes on Loihi; end the network with a LIF layer and count spikes",
+    "I": "an integrator without threshold has no spikes on Loihi; use a LIF/IF layer",
+    "SumPool2d": "netx has no pooling layer; use a strided convolution",
+    "AvgPool2d": "netx has no pooling layer; use a strided convolution",
+    "Conv1d": "only 2-D convolutions are supported; reshape to Conv2d",
+    "Delay": "synaptic delays are not supported; remove the Delay node",
+    "Threshold": "a bare threshold has no membrane; use a LIF/IF layer",
+    "Scale": "fold the Scale into the next synapse's weights",
+}
+
+
+def _unsupported(name: str, node: Any, extra: str = "") -> SnnxError:
+    t = type(node).__name__
+    hint = extra or _HINTS.get(t, "snnx exports Affine/Linear/Conv2d + LIF/CubaLIF/IF layers and Flatten")
+    return SnnxError(f"node {name!r} of type {t} cannot run on Loihi: {hint}")
+
+
+def graph_to_float(graph, source: str = "", timesteps: int | None = None) -> FloatNet:
+    """Interpret a NIR graph as a feed-forward float SNN (DESIGN §4 neurons)."""
+    import nir
+
+    meta = graph_metadata(graph)
+    dt = float(meta.get("dt", DT_DEFAULT))
+    if not dt > 0:
+        raise SnnxError(f"the NIR graph's metadata gives dt = {dt}; it must be a positive number of seconds")
+    chain = _chain(graph)
+    in_name, in_node = chain[0]
+    shape = tuple(int(s) for s in np.asarray(in_node.input_type["input"]).reshape(-1))
+    if not shape or min(shape) < 1:
+        raise SnnxError(f"Input node {in_name!r} has shape {list(shape)}; need a concrete shape without batch dims")
+    input_shape = shape
+    layers: list[FloatLayer] = []
+    flatten = False
+    synapse: tuple[str, Any] | None = None
+    for name, node in chain[1:-1]:
+        if isinstance(node, nir.Flatten):
+            if synapse is not None:
+                raise _unsupported(name, node, "a Flatten between a synapse and its neurons is not supported")
+            flatten, shape = True, (int(np.prod(shape)),)
+        elif isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d)):
+            if synapse is not None:
+                raise _unsupported(name, node, f"two synapses in a row ({synapse[0]!r} -> {name!r}) have no neurons "
+                                   "between them; merge them into one layer or add a LIF layer")
+            synapse = (name, node)
+        elif isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF)):
+            if synapse is None:
+                raise _unsupported(name, node, "neurons without an incoming Affine/Linear/Conv2d synapse; "
+                                   "Loihi layers are synapse + neurons")
+            layer = _layer(synapse, (name, node), shape, flatten, dt)
+            layers.append(layer)
+            shape, flatten, synapse = layer.out_shape, False, None
+        else:
+            raise _unsupported(name, node)
+    if synapse is not None:
+        raise _unsupported(*synapse, "the graph ends with a synapse without neurons (a non-spiking readout); "
+                           "Loihi outputs spikes: add a LIF layer after it")
+    if not layers:
+        raise SnnxError("the NIR graph has no synapse + neuron layer; nothing to export")
+    return FloatNet(
+        input_shape=input_shape,
+        layers=layers,
+        dt=dt,
+        timesteps=int(meta["timesteps"]) if meta.get("timesteps") else timesteps,
+        encoding=meta.get("encoding"),
+        encoder_params=dict(meta.get("encoder_params", {})),
+        delay=str(meta.get("delay", DELAY_CONVENTION)),
+        source=source,
+    )
+
+
+# ----------------------------------------------------------------------------- one layer
+
+
+def _arr(x: Any) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _synapse(name: str, node: Any, in_shape: tuple[int, ...], flatten: bool) -> dict[str, Any]:
+    import nir
+
+    if isinstance(node, nir.Conv2d):
+        w = _arr(node.weight)
+        if w.ndim != 4:
+            raise _unsupported(name, node, f"Conv2d weight must have 4 dims, got shape {list(w.shape)}")
+        if len(in_shape) != 3:
+            raise _unsupported(name, node, f"Conv2d needs a [C, H, W] input, got {list(in_shape)}")
+        stride, dilation = _pair(node.stride), _pair(node.dilation)
+        kh, kw = w.shape[2:]
+        padding = _conv_padding(node.padding, (kh, kw), dilation, name, node)
+        groups = int(np.asarray(node.groups).reshape(-1)[0])
+        if in_shape[0] != w.shape[1] * groups:
+            raise _unsupported(name, node, f"weight expects {w.shape[1] * groups} input channels, input has {in_shape[0]}")
+        h = (in_shape[1] + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+        wd = (in_shape[2] + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+        out_shape = (int(w.shape[0]), int(h), int(wd))
+        bias = _arr(node.bias).reshape(-1) if node.bias is not None else np.zeros(w.shape[0])
+        if bias.size == 1:
+            bias = np.full(w.shape[0], float(bias[0]))
+        bias = np.broadcast_to(bias[:, None, None], out_shape).copy()
+        return dict(kind="conv", weight=w, bias=bias, out_shape=out_shape, stride=stride, padding=padding,
+                    dilation=dilation, groups=groups, flatten=False)
+    w = _arr(node.weight)
+    if w.ndim != 2:
+        raise _unsupported(name, node, f"weight must be a matrix (out, in), got shape {list(w.shape)}")
+    n_in = int(np.prod(in_shape))
+    if w.shape[1] != n_in or (len(in_shape) == 1 and w.shape[1] != in_shape[0]):
+        raise _unsupported(name, node, f"weight takes {w.shape[1]} inputs but the input has shape {list(in_shape)}")
+    flatten = flatten or len(in_shape) > 1  # a dense layer on a [C, H, W] input sees it flattened (torch order)
+    bias = _arr(node.bias).reshape(-1) if isinstance(node, nir.Affine) else np.zeros(w.shape[0])
+    return dict(kind="dense", weight=w, bias=np.broadcast_to(bias, (w.shape[0],)).copy(),
+                out_shape=(int(w.shape[0]),), flatten=flatten)
+
+
+def _conv_padding(padding: Any, kernel: tuple[int, int], dilation: tuple[int, int], name: str, node: Any):
+    if isinstance(padding, (str, bytes)):
+        padding = padding.decode() if isinstance(padding, bytes) else padding
+        if padding == "valid":
+            return (0, 0)
+        total = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+        if any(t % 2 for t in total):
+            raise _unsupported(name, node, "padding 'same' with an even kernel pads unevenly, which netx cannot express")
+        return (total[0] // 2, total[1] // 2)
+    return _pair(padding)
+
+
+def _pair(x: Any) -> tuple[int, int]:
+    v = np.atleast_1d(np.asarray(x)).astype(np.int64).reshape(-1)
+    return (int(v[0]), int(v[0])) if v.size == 1 else (int(v[0]), int(v[1]))
+
+
+def _uniform(name: str, node: Any, what: str, values: np.ndarray) -> float:
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(v)):
+        raise _unsupported(name, node, f"{what} has non-finite values")
+    if v.size and not np.allclose(v, v[0], rtol=1e-6, atol=0):
+        raise _unsupported(name, node, f"{what} differs between neurons ({v.min():g} .. {v.max():g}); "
+                           "Loihi has one decay per layer: use one value per layer")
+    return float(v[0])
+
+
+def _decay(x: float) -> float:
+    """Snap a decay that lies on Loihi's 12-bit grid (up to float noise from tau) onto it."""
+    q = round(x * 4096)
+    return q / 4096 if abs(x * 4096 - q) < _SNAP else x
+
+
+def _snap_one(g: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(g - 1.0) < 1e-9, 1.0, g)
+
+
+def _layer(synapse: tuple[str, Any], neuron: tuple[str, Any], in_shape: tuple[int, ...], flatten: bool,
+           dt: float) -> FloatLayer:
+    import nir
+
+    syn_name, syn_node = synapse
+    name, node = neuron
+    s = _synapse(syn_name, syn_node, in_shape, flatten)
+    out_shape = s["out_shape"]
+    n_out = int(np.prod(out_shape))
+
+    def per_neuron(what: str) -> np.ndarray:
+        v = _arr(getattr(node, what))
+        if v.size not in (1, n_out):
+            raise _unsupported(name, node, f"{what} has {v.size} values but the layer has {n_out} neurons")
+        return np.broadcast_to(v.reshape(-1) if v.size == n_out else v.reshape(()), (n_out,)).astype(np.float64)
+
+    notes: list[str] = []
+    theta = per_neuron("v_threshold")
+    if np.any(per_neuron("v_reset") != 0):
+        raise _unsupported(name, node, "v_reset is not 0; Loihi resets the membrane to 0 (retrain with reset to zero)")
+    b_aff = s["bias"].reshape(-1)
+    if isinstance(node, nir.IF):
+        alpha, beta = 0.0, 1.0
+        gain = per_neuron("r") * dt
+        drive = np.zeros(n_out)
+    elif isinstance(node, nir.LIF):
+        tau = per_neuron("tau")
+        beta = _uniform(name, node, "tau", 1.0 - dt / tau)
+        alpha = 0.0
+        gain = per_neuron("r") * dt / tau
+        drive = per_neuron("v_leak") * dt / tau
+    else:  # CubaLIF
+        tau_syn, tau_mem = per_neuron("tau_syn"), per_neuron("tau_mem")
+        alpha = _uniform(name, node, "tau_syn", 1.0 - dt / tau_syn)
+        beta = _uniform(name, node, "tau_mem", 1.0 - dt / tau_mem)
+        gain = per_neuron("w_in") * dt / tau_syn * per_neuron("r") * dt / tau_mem
+        drive = per_neuron("v_leak") * dt / tau_mem
+        if np.any(b_aff != 0) and alpha != 0:
+            notes.append(f"Affine bias of {syn_name!r} feeds the synaptic current; approximated by its steady "
+                         f"state b/(1-alpha) added to v (alpha = {alpha:.4g})")
+            b_aff = b_aff / (1.0 - alpha)
+    alpha, beta = _decay(alpha), _decay(beta)
+    for what, value in (("alpha", alpha), ("beta", beta)):
+        if not 0.0 <= value <= 1.0:
+            raise _unsupported(name, node, f"the time constant gives {what} = {value:.6g} at dt = {dt:g} s; "
+                               "need tau >= dt (set the graph's dt metadata or retrain)")
+    gain = _snap_one(gain)
+    # Loihi has one threshold per layer: a per-neuron threshold is folded into that neuron's
+    # weights and bias (the neuron is linear and resets to 0, so scaling its state is exact).
+    if np.any(theta <= 0):
+        raise _unsupported(name, node, f"v_threshold {theta.min():g} is not positive; Loihi needs a positive threshold")
+    theta_ref = float(theta.max())
+    row = gain * (theta_ref / theta) if not np.all(theta == theta_ref) else gain
+    weight = s["weight"]
+    if np.any(row != 1.0):
+        per_channel = row.reshape(out_shape[0], -1)
+        if not np.all(per_channel == per_channel[:, :1]):
+            raise _unsupported(name, node, "gains or thresholds that vary within a conv channel cannot be folded "
+                               "into the shared kernel; use one value per channel")
+        weight = weight * per_channel[:, 0].reshape(-1, *([1] * (weight.ndim - 1)))
+    bias = (drive + b_aff * gain) * (theta_ref / theta)
+    return FloatLayer(
+        name=syn_name, kind=s["kind"], weight=weight, bias=bias.reshape(out_shape) if np.any(bias) else None,
+        alpha=alpha, beta=beta, threshold=theta_ref, in_shape=tuple(in_shape), out_shape=tuple(out_shape),
+        flatten_before=bool(s["flatten"]), stride=s.get("stride", (1, 1)), padding=s.get("padding", (0, 0)),
+        dilation=s.get("dilation", (1, 1)), groups=s.get("groups", 1), neuron=name, notes=notes,
+    )

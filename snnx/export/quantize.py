@@ -1,0 +1,165 @@
+"""Float network -> Loihi integers (DESIGN §4): one scale per layer, every bit width checked.
+
+Per layer a scale ``k`` (integer weight units per float unit) maps the float neuron
+``i = alpha i + W s; v = beta v + i + b; s = v > theta`` onto Loihi's integers::
+
+    weight  = even integers in [-256, 254] ≈ W * k   (all integers for single-sign layers)
+    vth     = round(theta * k)                       (17 bits)
+    bias    = round(b * k)                           (netx bias: mantissa with bias_exp = 6)
+    du, dv  = 12-bit decays of alpha and beta
+
+Since v is linear in W, b and theta, multiplying all three by k keeps the spikes: the scale
+lives in the threshold and bias, never in ``weight_exp``. That is also what Lava's Conv
+needs, because it ignores weight_exp. ``k`` is ``254 / max|W|`` (max-abs, no weight is
+clipped) or ``254 / percentile(|W|, p)`` (a few large weights clipped for finer resolution).
+Under QAT the weights already are ``int / k``, so this is lossless. The grid functions are
+those of :mod:`snnx.fixedpoint`, shared with QAT. A value that does not fit its bit width is
+an error naming the layer, the value and the limit: nothing is ever clipped silently except
+the weights the percentile rule chose to clip (reported as ``clipped``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from snnx import fixedpoint as fp
+from snnx.errors import SnnxError
+from snnx.export.from_nir import FloatLayer, FloatNet
+from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
+
+SCALES = ("max", "percentile")
+
+
+@dataclass
+class LayerQuant:
+    """What quantization did to one layer (one entry of RUN/quant.json)."""
+
+    name: str
+    kind: str
+    scale: float
+    weight_exp: int  # what netx/Lava will use for the layer (Conv ignores it: 0)
+    weight_min: int
+    weight_max: int
+    clipped: float  # fraction of weights clipped to the grid's ends
+    max_weight_error: float  # max |W_int / k - W| in float units
+    rms_weight_error: float
+    du: int
+    dv: int
+    vth: int
+    theta: float
+    bias_min: int | None
+    bias_max: int | None
+    notes: list[str]
+
+
+@dataclass
+class QuantReport:
+    scale_rule: str
+    percentile: float | None
+    layers: list[LayerQuant]
+
+    def to_dict(self) -> dict:
+        return {"scale_rule": self.scale_rule, "percentile": self.percentile,
+                "limits": {"weight": [fp.WEIGHT_MIN, 255], "vth": [0, fp.VTH_MAX],
+                           "bias": [fp.BIAS_MIN, fp.BIAS_MAX], "decay": [0, fp.DECAY_MAX]},
+                "layers": [asdict(layer) for layer in self.layers]}
+
+
+def layer_scale(layer: FloatLayer, rule: str = "max", percentile: float = 99.9) -> float:
+    """Integer weight units per float unit for one layer.
+
+    An all-zero layer has no weight to scale by: its threshold (or its largest bias) maps to
+    254, so the neuron dynamics keep 8 bits of resolution.
+    """
+    w = np.abs(np.asarray(layer.weight, dtype=np.float64))
+    if rule == "percentile":
+        ref = float(np.percentile(w, percentile)) if w.size else 0.0
+        ref = ref if ref > 0 else float(w.max(initial=0.0))
+    elif rule == "max":
+        ref = float(w.max(initial=0.0))
+    else:
+        raise SnnxError(f"scale rule {rule!r} is not one of {', '.join(SCALES)}")
+    if ref > 0:
+        return fp.WEIGHT_MAX / ref
+    b = 0.0 if layer.bias is None else float(np.abs(layer.bias).max(initial=0.0))
+    return fp.WEIGHT_MAX / max(b, float(layer.threshold), 1e-12)
+
+
+def _checked_int(values: np.ndarray, lo: int, hi: int, layer: str, what: str, hint: str) -> np.ndarray:
+    q = fp.round_half_away(values)
+    if q.size:
+        bad = q[(q < lo) | (q > hi)]
+        if bad.size:
+            raise SnnxError(f"layer {layer}: {what} {int(bad.flat[np.argmax(np.abs(bad))])} does not fit Loihi's "
+                            f"range [{lo}, {hi}]; {hint}")
+    return q.astype(np.int64)
+
+
+def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.9) -> tuple[LoihiLayer, LayerQuant]:
+    """One float layer -> one LoihiLayer (synapse + CUBA neurons) and its report."""
+    k = layer_scale(layer, rule, percentile)
+    w = np.asarray(layer.weight, dtype=np.float64)
+    w_int = fp.weights_to_int(w, k)
+    err = w_int / k - w
+    clipped = _clipped_fraction(w * k)
+    vth = int(_checked_int(np.array([layer.threshold * k]), 0, fp.VTH_MAX, layer.name, "threshold (vth)",
+                           f"the threshold {layer.threshold:g} is large for weights of at most {fp.WEIGHT_MAX / k:g} "
+                           f"(scale {k:g}); retrain with a lower threshold or use --scale max")[0])
+    bias = None
+    if layer.bias is not None:
+        bias = _checked_int(np.asarray(layer.bias) * k, fp.BIAS_MIN, fp.BIAS_MAX, layer.name, "bias",
+                            f"the bias is large compared with the weights (scale {k:g}); retrain with train.qat=true "
+                            "(QAT keeps biases within 13 bits) or use --scale max")
+    du, dv = fp.quantize_decay_current(layer.alpha), fp.quantize_decay_voltage(layer.beta)
+    out = LoihiLayer(
+        kind=layer.kind, shape=layer.out_shape, name=layer.name, weight=w_int, bias=bias, du=du, dv=dv, vth=vth,
+        stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups, scale=k,
+    )
+    report = LayerQuant(
+        name=layer.name, kind=layer.kind, scale=k, weight_exp=_lava_weight_exp(out), weight_min=int(w_int.min()),
+        weight_max=int(w_int.max()), clipped=clipped, max_weight_error=float(np.abs(err).max(initial=0.0)),
+        rms_weight_error=float(np.sqrt(np.mean(err**2))) if err.size else 0.0, du=du, dv=dv, vth=vth,
+        theta=float(layer.threshold), bias_min=None if bias is None else int(bias.min()),
+        bias_max=None if bias is None else int(bias.max()), notes=list(layer.notes),
+    )
+    return out, report
+
+
+def _clipped_fraction(wk: np.ndarray) -> float:
+    """Fraction of scaled weights beyond the grid's ends by more than half a grid step."""
+    if not wk.size:
+        return 0.0
+    mixed = (wk < 0).any() and (wk > 0).any()
+    lo, hi, half = (fp.WEIGHT_MIN, fp.WEIGHT_MAX, 1.0) if mixed else (fp.WEIGHT_MIN, 255, 0.5)
+    return float(np.mean((wk < lo - half) | (wk > hi + half)))
+
+
+def _lava_weight_exp(layer: LoihiLayer) -> int:
+    """The weight_exp netx derives for a dense layer (optimize_weight_bits); Lava's Conv ignores it."""
+    if layer.kind != "dense":
+        return 0
+    from snnx.sim.fast import netx_optimize_weight_bits
+
+    return netx_optimize_weight_bits(layer.weight)[2]
+
+
+def quantize(net: FloatNet, rule: str = "max", percentile: float = 99.9) -> tuple[LoihiNet, QuantReport]:
+    """The whole network: LoihiNet (flatten layers where a dense follows a [C, H, W] output) + report."""
+    if rule not in SCALES:
+        raise SnnxError(f"--scale {rule!r} is not one of {', '.join(SCALES)}")
+    if not 0 < percentile <= 100:
+        raise SnnxError(f"--percentile {percentile} must be in (0, 100]")
+    layers: list[LoihiLayer] = []
+    reports: list[LayerQuant] = []
+    for fl in net.layers:
+        if fl.flatten_before and len(fl.in_shape) > 1:
+            layers.append(LoihiLayer(kind="flatten", shape=(int(np.prod(fl.in_shape)),), name=f"{fl.name}.flatten"))
+        q, r = quantize_layer(fl, rule, percentile)
+        layers.append(q)
+        reports.append(r)
+    spec = InputSpec(shape=net.input_shape, encoding=net.encoding or ("rate" if net.timesteps else "spikes"),
+                     timesteps=int(net.timesteps or 0), params=dict(net.encoder_params))
+    return (LoihiNet(input=spec, layers=layers, dt=net.dt, source=net.source),
+            QuantReport(rule, percentile if rule == "percentile" else None, reports))
