@@ -40,16 +40,18 @@ def raster(ax: plt.Axes, spikes: np.ndarray, color: str, title: str, marker: str
            xlabel="time step", ylabel="neuron")
 
 
+def raster_image(ax: plt.Axes, spikes: np.ndarray, title: str) -> None:
+    """A raster as an image (black = spike): readable for hundreds of inputs, where marks blur."""
+    ax.imshow(spikes.T, aspect="auto", origin="lower", cmap="gray_r", vmin=0, vmax=max(1.0, float(spikes.max())),
+              interpolation="nearest", extent=(0.5, spikes.shape[0] + 0.5, -0.5, spikes.shape[1] - 0.5))
+    ax.set(title=title, xlabel="time step", ylabel="input")
+
+
 def plot_input_raster(inputs: np.ndarray, path: str | Path, title: str = "Input encoding") -> Path:
     """Encoded input of one sample [T, n_in]: which pixel spiked when (or the analog drive)."""
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    if np.all((inputs == 0) | (inputs == 1)):
-        raster(ax, inputs, "black", f"{title}: {int(inputs.sum())} spikes")
-    else:
-        im = ax.imshow(inputs.T, aspect="auto", origin="lower", cmap="gray_r",
-                       extent=(0.5, inputs.shape[0] + 0.5, -0.5, inputs.shape[1] - 0.5))
-        fig.colorbar(im, ax=ax, label="input value")
-        ax.set(title=f"{title} (analog)", xlabel="time step", ylabel="input")
+    binary = bool(np.all((inputs == 0) | (inputs == 1)))
+    raster_image(ax, inputs, f"{title}: {int(inputs.sum())} spikes" if binary else f"{title} (analog values)")
     return save(fig, path)
 
 
@@ -196,7 +198,7 @@ def plot_prediction(pixels: np.ndarray, float_run: Trace | None, fixed_run: Trac
     ax_img, ax_in, ax_out = (fig.add_subplot(grid[0, i]) for i in range(3))
     ax_img.imshow(pixels, cmap="gray", vmin=0, vmax=1)
     ax_img.set(title="model input", xticks=[], yticks=[])
-    raster(ax_in, ref.inputs[0], "black", f"input spikes ({int(ref.inputs[0].sum())})")
+    raster_image(ax_in, ref.inputs[0], f"input spikes ({int(ref.inputs[0].sum())})")
     for run, color, marker, label in ((float_run, FLOAT_COLOR, "|", "float"),
                                       (fixed_run, FIXED_COLOR, "x", "fixed point")):
         if run is None:
