@@ -59,9 +59,10 @@ class QuantReport:
     scale_rule: str
     percentile: float | None
     layers: list[LayerQuant]
+    input_scale: int | None = None  # graded (direct) input: integer amplitude of 1.0
 
     def to_dict(self) -> dict:
-        return {"scale_rule": self.scale_rule, "percentile": self.percentile,
+        return {"scale_rule": self.scale_rule, "percentile": self.percentile, "input_scale": self.input_scale,
                 "limits": {"weight": [fp.WEIGHT_MIN, 255], "vth": [0, fp.VTH_MAX],
                            "bias": [fp.BIAS_MIN, fp.BIAS_MAX], "decay": [0, fp.DECAY_MAX]},
                 "layers": [asdict(layer) for layer in self.layers]}
@@ -97,19 +98,25 @@ def _checked_int(values: np.ndarray, lo: int, hi: int, layer: str, what: str, hi
     return q.astype(np.int64)
 
 
-def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.9) -> tuple[LoihiLayer, LayerQuant]:
-    """One float layer -> one LoihiLayer (synapse + CUBA neurons) and its report."""
+def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.9,
+                   input_scale: int = 1) -> tuple[LoihiLayer, LayerQuant]:
+    """One float layer -> one LoihiLayer (synapse + CUBA neurons) and its report.
+
+    ``input_scale`` is the integer amplitude of a graded input of 1.0 (first layer of a
+    direct-encoded net): the synapse sum grows by it, so threshold and bias must too.
+    """
     k = layer_scale(layer, rule, percentile)
+    kv = k * input_scale  # integer units of v (and of vth, bias) per float unit
     w = np.asarray(layer.weight, dtype=np.float64)
     w_int = fp.weights_to_int(w, k)
     err = w_int / k - w
     clipped = _clipped_fraction(w * k)
-    vth = int(_checked_int(np.array([layer.threshold * k]), 0, fp.VTH_MAX, layer.name, "threshold (vth)",
+    vth = int(_checked_int(np.array([layer.threshold * kv]), 0, fp.VTH_MAX, layer.name, "threshold (vth)",
                            f"the threshold {layer.threshold:g} is large for weights of at most {fp.WEIGHT_MAX / k:g} "
                            f"(scale {k:g}); retrain with a lower threshold or use --scale max")[0])
     bias = None
     if layer.bias is not None:
-        bias = _checked_int(np.asarray(layer.bias) * k, fp.BIAS_MIN, fp.BIAS_MAX, layer.name, "bias",
+        bias = _checked_int(np.asarray(layer.bias) * kv, fp.BIAS_MIN, fp.BIAS_MAX, layer.name, "bias",
                             f"the bias is large compared with the weights (scale {k:g}); retrain with train.qat=true "
                             "(QAT keeps biases within 13 bits) or use --scale max")
     du, dv = fp.quantize_decay_current(layer.alpha), fp.quantize_decay_voltage(layer.beta)
@@ -145,21 +152,39 @@ def _lava_weight_exp(layer: LoihiLayer) -> int:
     return netx_optimize_weight_bits(layer.weight)[2]
 
 
-def quantize(net: FloatNet, rule: str = "max", percentile: float = 99.9) -> tuple[LoihiNet, QuantReport]:
-    """The whole network: LoihiNet (flatten layers where a dense follows a [C, H, W] output) + report."""
+def quantize(net: FloatNet, rule: str = "max", percentile: float = 99.9,
+             graded: bool = False) -> tuple[LoihiNet, QuantReport]:
+    """The whole network: LoihiNet (flatten layers where a dense follows a [C, H, W] output) + report.
+
+    ``graded``: the input is real-valued (direct encoding) and reaches Loihi as 8-bit graded
+    spikes ``round(x * input_scale)``; input_scale is the largest integer <= 255 for which the
+    first layer's threshold and bias still fit (stored in the input spec for the simulators).
+    """
     if rule not in SCALES:
         raise SnnxError(f"--scale {rule!r} is not one of {', '.join(SCALES)}")
     if not 0 < percentile <= 100:
         raise SnnxError(f"--percentile {percentile} must be in (0, 100]")
+    params = dict(net.encoder_params)
+    input_scale = _input_scale(net.layers[0], rule, percentile) if graded else 1
+    if graded:
+        params["input_scale"] = input_scale
     layers: list[LoihiLayer] = []
     reports: list[LayerQuant] = []
-    for fl in net.layers:
+    for i, fl in enumerate(net.layers):
         if fl.flatten_before and len(fl.in_shape) > 1:
             layers.append(LoihiLayer(kind="flatten", shape=(int(np.prod(fl.in_shape)),), name=f"{fl.name}.flatten"))
-        q, r = quantize_layer(fl, rule, percentile)
+        q, r = quantize_layer(fl, rule, percentile, input_scale if i == 0 else 1)
         layers.append(q)
         reports.append(r)
     spec = InputSpec(shape=net.input_shape, encoding=net.encoding or ("rate" if net.timesteps else "spikes"),
-                     timesteps=int(net.timesteps or 0), params=dict(net.encoder_params))
+                     timesteps=int(net.timesteps or 0), params=params)
     return (LoihiNet(input=spec, layers=layers, dt=net.dt, source=net.source),
-            QuantReport(rule, percentile if rule == "percentile" else None, reports))
+            QuantReport(rule, percentile if rule == "percentile" else None, reports, input_scale if graded else None))
+
+
+def _input_scale(layer: FloatLayer, rule: str, percentile: float) -> int:
+    """Largest graded-input amplitude (<= 255) for which the first layer's vth and bias fit."""
+    k = layer_scale(layer, rule, percentile)
+    b = 0.0 if layer.bias is None else float(np.abs(layer.bias).max(initial=0.0))
+    limit = min(fp.VTH_MAX / max(layer.threshold * k, 1e-300), (fp.BIAS_MAX + 0.5) / max(b * k, 1e-300))
+    return int(max(1, min(255, np.floor(limit))))
