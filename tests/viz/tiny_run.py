@@ -16,10 +16,6 @@ OVERRIDES = ["data.train_subset=3000", "data.test_subset=500", "train.epochs=1"]
 
 def build_tiny_run(base: Path, data_dir: Path) -> Path:
     """Train (~10 s) and export a 784-100-10 run into ``base/tiny-run`` unless already there."""
-    import pytest
-
-    pytest.importorskip("snnx.export.stage", reason="TEMPORARY until the exporter lands")
-    pytest.importorskip("snnx.sim.fast", reason="TEMPORARY until the fast simulator lands")
     from snnx.export.stage import export_command
 
     from snnx.train.stage import train_command
