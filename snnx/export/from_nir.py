@@ -200,7 +200,7 @@ def graph_to_float(graph, source: str = "", timesteps: int | None = None) -> Flo
         if isinstance(node, nir.Flatten):
             if synapse is not None:
                 raise _unsupported(name, node, "a Flatten between a synapse and its neurons is not supported")
-            flatten, shape = True, (int(np.prod(shape)),)
+            flatten = True  # the next dense layer sees its input flattened in torch (C, H, W) order
         elif isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d)):
             if synapse is not None:
                 raise _unsupported(name, node, f"two synapses in a row ({synapse[0]!r} -> {name!r}) have no neurons "
