@@ -61,6 +61,7 @@ class ReportData:
     missing: dict[str, str] = field(default_factory=dict)  # figure key -> what to run to make it
     sim: dict | None = None
     energy: dict | None = None
+    quant: dict | None = None
 
 
 def read_optional_json(path: Path) -> dict | None:
@@ -180,7 +181,8 @@ def gather(run: Path, data_dir: Path | None, samples: int | None = None) -> Repo
     """Load everything a report shows and run the models on ``samples`` test images."""
     models = load_run_models(run)
     d = ReportData(Path(run), models, sim=read_optional_json(run / "sim.json"),
-                   energy=read_optional_json(run / "deploy" / "loihi2" / "energy.json"))
+                   energy=read_optional_json(run / "deploy" / "loihi2" / "energy.json"),
+                   quant=read_optional_json(run / "quant.json"))
     test = load_test_set(models, data_dir)
     run_test_set(d, test, min(len(test), samples or REPORT_SAMPLES))
     return d

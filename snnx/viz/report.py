@@ -179,6 +179,9 @@ def render(d: ReportData) -> str:
                  'membrane potential of one neuron, float (solid) and fixed point (dashed).</p>'
                  '<div id="viewer-root"></div>'),
         _section("plots", "Plots", figures),
+        _section("quant", "Quantization (quant.json)",
+                 json_table(d.quant) if d.quant is not None
+                 else _missing(f"quant.json not found: run `snnx export {run}`")),
         _section("sim", "Simulation (sim.json)",
                  json_table(d.sim) if d.sim is not None else _missing(f"sim.json not found: run `snnx sim {run}`")),
         _section("energy", "Deployment and energy (deploy/loihi2/energy.json)",
@@ -187,7 +190,8 @@ def render(d: ReportData) -> str:
         _section("config", "Configuration (config.yaml)", f"<pre>{_e(_config_text(d))}</pre>"),
     ]
     nav = "".join(f'<a href="#{k}">{t}</a>' for k, t in (("summary", "Summary"), ("viewer", "Viewer"),
-                                                          ("plots", "Plots"), ("sim", "Simulation"),
+                                                          ("plots", "Plots"), ("quant", "Quantization"),
+                                                          ("sim", "Simulation"),
                                                           ("energy", "Energy"), ("config", "Config")))
     data = json.dumps(viewer_data(d), separators=(",", ":")).replace("</", "<\\/")
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -13,7 +15,7 @@ from PIL import Image
 from snnx.data.datasets import load_split
 from snnx.errors import SnnxError
 from snnx.viz import figures
-from snnx.viz.plots import energy_per_layer, make_plots, weight_pairs
+from snnx.viz.plots import energy_per_layer, gather, make_plots, weight_pairs
 from snnx.viz.report import json_table, report_command, viewer_data
 from snnx.viz.trace import encode_images, fixed_trace, float_trace, load_run_models
 
@@ -141,6 +143,7 @@ def test_report_without_sim_and_deploy_names_the_commands(tiny_run: Path, mnist_
     for name in ("checkpoint.pt", "config.yaml"):  # trained only: no metrics, export, sim, deploy
         shutil.copy(tiny_run / name, run / name)
     text = report_command(run, mnist_dir).read_text(encoding="utf-8")
+    text = text.replace(f"`snnx export {run}` first", "")  # quant.json's own message must remain
     for command in ("snnx export", "snnx sim", "snnx deploy", "snnx train -o"):
         assert f"`{command} {run}" in text, command
     assert "float accuracy" in text and "fixed-point accuracy" not in text
@@ -167,6 +170,24 @@ def test_report_shows_sim_and_energy_figures(tiny_run: Path, mnist_dir: Path, tm
     with pytest.raises(SnnxError, match="sim.json is not valid JSON"):
         report_command(run, mnist_dir)
     assert (run / "report.html").read_bytes() == before  # the earlier report is kept
+
+
+def test_report_numbers_equal_snnx_sim_on_the_same_images(tiny_run: Path, mnist_dir: Path, tmp_path: Path) -> None:
+    """The report encodes test images exactly as `snnx sim` does: same predictions, same spikes."""
+    from snnx.sim.stage import sim_command
+
+    run = tmp_path / "sim"
+    shutil.copytree(tiny_run, run)
+    with contextlib.redirect_stdout(io.StringIO()):
+        sim_command(run, "fast", 300, None, None, mnist_dir)
+    sim = json.loads((run / "sim.json").read_text())
+    d = gather(run, mnist_dir, samples=300)
+    fs, xs = d.float_summary, d.fixed_summary
+    assert sim["float_accuracy"] == pytest.approx((fs.predictions == d.labels).mean(), abs=1e-9)
+    assert sim["fixed_accuracy"] == pytest.approx((xs.predictions == d.labels).mean(), abs=1e-9)
+    assert sim["agreement"] == pytest.approx((fs.predictions == xs.predictions).mean(), abs=1e-9)
+    fixed_spikes = [row["fixed"] for row in sim["spikes_per_sample"]]
+    np.testing.assert_allclose(xs.spikes_per_sample, fixed_spikes, rtol=1e-6)
 
 
 def test_report_of_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from snnx.viz.report import report_command
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--virtual-time-budget=5000"]
-SECTIONS = ("summary", "viewer", "plots", "sim", "energy", "config")
+SECTIONS = ("summary", "viewer", "plots", "quant", "sim", "energy", "config")
 
 
 def chromium() -> str:
