@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from viz.tiny_run import build_tiny_run  # tests/ is on sys.path (tests/conftest.py)
 
 from snnx.cli import main
 from snnx.data.datasets import load_split
@@ -18,14 +18,10 @@ from snnx.errors import SnnxError
 from snnx.sim.predict import image_side, predict_command, prepare_image
 from snnx.viz.trace import encode_images, float_trace, load_run_models
 
-_spec = importlib.util.spec_from_file_location("viz_tiny_run", Path(__file__).parents[1] / "viz" / "tiny_run.py")
-_tiny = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_tiny)
-
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Path:
-    return _tiny.build_tiny_run(tmp_path_factory.getbasetemp(), mnist_dir)
+    return build_tiny_run(tmp_path_factory.getbasetemp(), mnist_dir)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tiny_run import build_tiny_run
+from viz.tiny_run import build_tiny_run
 
 
 @pytest.fixture(scope="session")
