@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from export_helpers import integer_reference, make_config, make_model, rate_spikes
+from export_helpers import make_config, make_model, rate_spikes
 
 from snnx.export.from_nir import graph_to_float
+from snnx.export.intref import integer_reference
 from snnx.export.quantize import quantize
 from snnx.export.to_nir import model_to_nir
 from snnx.sim.fast import simulate
