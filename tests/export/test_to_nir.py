@@ -10,6 +10,7 @@ import pytest
 import torch
 from export_helpers import make_config, make_model, rate_spikes
 
+from snnx.config import RunConfig
 from snnx.export.from_nir import graph_to_float
 from snnx.export.nir_build import build_from_nir
 from snnx.export.to_nir import model_to_nir, snnx_metadata, write_nir
@@ -31,6 +32,19 @@ def test_round_trip_through_file_gives_identical_spikes(tmp_path, kind, alpha):
     for a, b in zip(original, again, strict=True):
         assert a.sum() > 0  # the comparison means something: every layer spikes
         assert torch.equal(a, b)
+
+
+def test_if_neurons_and_residual_layers_round_trip(tmp_path):
+    """beta = 1 is written as IF(r = 1/dt); a one-layer residual (W + I) as a plain Affine."""
+    config = RunConfig.from_dict({"model": {"kind": "residual", "hidden": [40, 40], "skip": 1,
+                                            "neuron": {"beta": 1.0}}})
+    model = make_model(config, seed=4, gain=2.0)
+    write_nir(model_to_nir(model), tmp_path / "if.nir")
+    g = nir.read(tmp_path / "if.nir")
+    assert {type(g.nodes[f"lif{i}"]).__name__ for i in (1, 2, 3)} == {"IF"}
+    x = rate_spikes(10, 16, seed=5)
+    for a, b in zip(_spikes(model, x), _spikes(build_from_nir(g), x), strict=True):
+        assert a.sum() > 0 and torch.equal(a, b)
 
 
 def test_nodes_carry_the_stated_dt_convention(tmp_path):
