@@ -22,6 +22,9 @@ bias that Loihi adds to v each step, giving the DESIGN §4 neuron
 An Affine bias feeds the current: exact for LIF (alpha = 0); for a CubaLIF it is a current
 that builds up over ~1/(1-alpha) steps, which Loihi cannot express, so it becomes its steady
 state ``b / (1 - alpha)`` on v and the layer records that approximation in ``notes``.
+Loihi has one threshold and one pair of decays per layer: per-neuron time constants are
+refused, per-neuron thresholds and gains are folded into each neuron's weights and bias
+(the neuron is linear and resets to 0, so scaling its state is exact).
 
 NIR has no time steps and no synapse delay: snnx stores its own (dt, timesteps, encoding,
 the one-step-per-synapse delay convention) in the graph metadata (see :mod:`snnx.export.to_nir`).
@@ -267,7 +270,7 @@ def _synapse(name: str, node: Any, in_shape: tuple[int, ...], flatten: bool) -> 
     if w.ndim != 2:
         raise _unsupported(name, node, f"weight must be a matrix (out, in), got shape {list(w.shape)}")
     n_in = int(np.prod(in_shape))
-    if w.shape[1] != n_in or (len(in_shape) == 1 and w.shape[1] != in_shape[0]):
+    if w.shape[1] != n_in:
         raise _unsupported(name, node, f"weight takes {w.shape[1]} inputs but the input has shape {list(in_shape)}")
     flatten = flatten or len(in_shape) > 1  # a dense layer on a [C, H, W] input sees it flattened (torch order)
     bias = _arr(node.bias).reshape(-1) if isinstance(node, nir.Affine) else np.zeros(w.shape[0])
