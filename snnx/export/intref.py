@@ -16,13 +16,17 @@ import torch
 from snnx.export.loihinet import LoihiLayer, LoihiNet
 
 
-def integer_reference(net: LoihiNet, x: np.ndarray) -> list[np.ndarray]:
-    """Every synapse layer's spikes [B, T + L, *shape] for input spikes ``x`` [B, T, *input shape]."""
+def integer_reference(net: LoihiNet, x: np.ndarray, lava_timing: bool = False) -> list[np.ndarray]:
+    """Every synapse layer's spikes [B, T + L, *shape] for input spikes ``x`` [B, T, *input shape].
+
+    ``lava_timing``: hold synapse layer l (1-based) at u = v = 0 without spikes during steps
+    1..l, as netx's staggered reset does (what ``snnx.sim.fast`` and Lava compute).
+    """
     b, t = x.shape[:2]
     steps = t + net.num_synapse_layers
     s = np.zeros((b, steps, *x.shape[2:]), dtype=np.int64)
     s[:, :t] = x
-    outs = []
+    outs: list[np.ndarray] = []
     for layer in net.layers:
         if layer.kind == "flatten":
             s = s.reshape(b, steps, -1)
@@ -32,7 +36,8 @@ def integer_reference(net: LoihiNet, x: np.ndarray) -> list[np.ndarray]:
         v = np.zeros_like(u)
         bias = 0 if layer.bias is None else layer.bias.astype(np.int64) << 6
         out = np.zeros((b, steps, *layer.shape), dtype=np.int64)
-        for k in range(steps):
+        start = len(outs) + 1 if lava_timing else 0
+        for k in range(start, steps):
             a_in = a[:, k - 1] if k > 0 else 0  # one step of synapse latency
             u = _wrap24(_dec(u, 4096 - (layer.du + 1)) + (np.asarray(a_in) << 6))
             v = np.clip(_dec(v, 4096 - layer.dv) + u + bias, -(2**23 - 1), 2**23 - 1)
