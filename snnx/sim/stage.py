@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from snnx.data.encoders import is_binary
 from snnx.errors import SnnxError
 from snnx.export.loihinet import LoihiNet
 from snnx.io import atomic_path
-from snnx.sim.fast import FastRun, FastSimulator, predictions, readout_counts
+from snnx.sim.fast import FastRun, Stream, predictions, readout_counts
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
 from snnx.sim.result import BACKENDS, SimResult
 
@@ -44,6 +45,7 @@ class Inputs:
     encoding: str
     dataset: str | None
     source: str | None  # the --input file
+    graded: bool  # integer-valued (not 0/1) input spikes
     batches: Iterator[Batch]
 
 
@@ -74,7 +76,9 @@ def sim_command(
     reference = FloatReference(ckpt) if ckpt.is_file() else None
     inputs = _open_inputs(net, config, reference, samples, input_path, data_dir)
 
-    fixed = _FixedRuns(net, inputs.timesteps, backend, keep_spikes=save_spikes is not None)
+    fixed = _FixedRuns(
+        net, net_path, inputs.timesteps, inputs.graded, backend, keep_spikes=save_spikes is not None
+    )
     float_counts, float_spikes, labels = [], np.zeros(net.num_synapse_layers), []
     for batch in inputs.batches:
         if reference is not None:
@@ -187,7 +191,7 @@ def _open_inputs(
         for b in encoded_batches(images, n, encoding, timesteps, seed, gain, tau):
             yield Batch(b.index, fixed_inputs(net, b.spikes), b.spikes, b.labels)
 
-    return Inputs(n, timesteps, encoding, dataset, None, batches())
+    return Inputs(n, timesteps, encoding, dataset, None, not is_binary(encoding), batches())
 
 
 def _file_inputs(net: LoihiNet, path: Path, samples: int | None) -> Inputs:
@@ -225,9 +229,8 @@ def _file_inputs(net: LoihiNet, path: Path, samples: int | None) -> Inputs:
             float_input = torch.from_numpy(fixed.astype(np.float32)).transpose(0, 1)
             yield Batch(slice(lo, lo + len(chunk)), fixed, float_input, None)
 
-    return Inputs(
-        n, int(x.shape[1]), "graded spikes" if graded else "spikes", None, str(path), batches()
-    )
+    encoding = "graded spikes" if graded else "spikes"
+    return Inputs(n, int(x.shape[1]), encoding, None, str(path), graded, batches())
 
 
 # ----------------------------------------------------------------------------- fixed point
@@ -244,83 +247,71 @@ class FixedOutcome:
 
 
 class _FixedRuns:
-    """Runs the fixed-point backend(s) on the batches as they come (fast) or all at the end (Lava)."""
+    """The fixed-point backend(s): fast on each batch as it comes, Lava on all samples at the end."""
 
-    def __init__(self, net: LoihiNet, timesteps: int, backend: str, keep_spikes: bool) -> None:
-        from snnx.sim.activity import ActivityAccumulator
-
-        self.net, self.timesteps, self.backend, self.keep = net, timesteps, backend, keep_spikes
-        self.activity = ActivityAccumulator(net)
-        self.seconds: dict[str, float] = {}
-        self.counts: list[np.ndarray] = []
+    def __init__(
+        self,
+        net: LoihiNet,
+        net_path: Path,
+        timesteps: int,
+        graded: bool,
+        backend: str,
+        keep_spikes: bool,
+    ) -> None:
+        self.net, self.net_path, self.backend, self.keep = net, net_path, backend, keep_spikes
+        self.stream = Stream(net, timesteps, graded) if backend in ("fast", "both") else None
         self.fast_spikes: list[list[np.ndarray]] = []
         self.lava_inputs: list[np.ndarray] = []
-        self.sim: FastSimulator | None = None
 
     def add(self, batch: Batch) -> None:
-        if self.backend in ("fast", "both"):
-            graded = batch.fixed.dtype != np.bool_
-            if self.sim is None or self.sim.graded != graded:
-                self.sim = FastSimulator(self.net, self.timesteps, graded=graded)
-            t0 = time.perf_counter()
-            run = self.sim.run(batch.fixed)
-            self.seconds["fast"] = self.seconds.get("fast", 0.0) + time.perf_counter() - t0
-            if self.backend == "fast":
-                self.counts.append(run.counts)
-                self.activity.add(batch.fixed, run.spikes)
+        if self.stream is not None:
+            run = self.stream.add(batch.fixed)
             if self.keep or self.backend == "both":
                 self.fast_spikes.append([np.ascontiguousarray(s) for s in run.spikes])
         if self.backend in ("lava", "both"):
             self.lava_inputs.append(batch.fixed)
 
     def finish(self) -> FixedOutcome:
-        identical = first = None
         spikes = (
             [np.concatenate(parts) for parts in zip(*self.fast_spikes, strict=True)]
             if self.fast_spikes
             else None
         )
-        if self.backend in ("lava", "both"):
-            lava = self._run_lava()
-            if spikes is not None:
-                first = first_difference(spikes, lava.spikes, self.net)
-                identical = first is None
-            spikes = lava.spikes
-            x = np.concatenate(self.lava_inputs)
-            for lo in range(0, len(x), INPUT_BATCH):
-                sl = slice(lo, lo + INPUT_BATCH)
-                self.activity.add(x[sl], [s[sl] for s in spikes])
-            self.counts = [readout_counts(spikes[-1], lava.latency)]
-        counts = np.concatenate(self.counts)
-        return FixedOutcome(
-            counts,
-            self.activity.result(),
-            self.seconds,
-            spikes if self.keep else None,
-            identical,
-            first,
-        )
-
-    def _run_lava(self) -> FastRun:
-        from snnx.export.netx import write_netx
-        from snnx.sim.lava_backend import run_lava_stream
-
-        try:
-            import lava.magma  # noqa: F401
-        except ImportError:
-            raise SnnxError(
-                "Lava is not installed (pip install lava-nc lava-dl); use --backend fast"
-            ) from None
-        import tempfile
+        if self.backend == "fast":
+            fast = self.stream.result()
+            return FixedOutcome(
+                fast.counts, fast.activity, {"fast": fast.seconds}, spikes, None, None
+            )
+        from snnx.sim.activity import ActivityAccumulator
 
         x = np.concatenate(self.lava_inputs)
         t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="snnx-sim-") as tmp:
-            path = Path(tmp) / "model.net"
-            write_netx(self.net, path)  # what the run folder's model.net holds, read back
-            result = run_lava_stream(path, x, progress=True)
-        self.seconds["lava"] = time.perf_counter() - t0
-        return result
+        lava = _run_lava(self.net_path, x)
+        seconds = {"lava": time.perf_counter() - t0}
+        identical = first = None
+        if (
+            self.stream is not None
+        ):  # both: Lava is the reference, the fast run is checked against it
+            seconds["fast"] = self.stream.seconds
+            first = first_difference(spikes, lava.spikes, self.net)
+            identical = first is None
+        activity = ActivityAccumulator(self.net)
+        for lo in range(0, len(x), INPUT_BATCH):
+            activity.add(x[lo : lo + INPUT_BATCH], [s[lo : lo + INPUT_BATCH] for s in lava.spikes])
+        counts = readout_counts(lava.spikes[-1], lava.latency)
+        return FixedOutcome(
+            counts, activity.result(), seconds, lava.spikes if self.keep else None, identical, first
+        )
+
+
+def _run_lava(net_path: Path, x: np.ndarray) -> FastRun:
+    try:
+        import lava.magma  # noqa: F401
+
+        from snnx.sim.lava_backend import run_lava_stream
+    except ImportError:
+        raise SnnxError("Lava is not installed (lava-nc, lava-dl); use --backend fast") from None
+    return run_lava_stream(net_path, x, progress=True)
 
 
 def first_difference(fast: list[np.ndarray], lava: list[np.ndarray], net: LoihiNet) -> dict | None:

@@ -16,8 +16,6 @@ from snnx.sim.randnet import random_dense_net, random_inputs
 from snnx.sim.result import SimResult
 from snnx.sim.stage import sim_command
 
-pytest.importorskip("snnx.sim.activity", reason="TEMPORARY until the activity counter lands")
-
 
 @pytest.fixture()
 def foreign_run(tmp_path: Path):
@@ -115,6 +113,8 @@ def test_trained_run_float_vs_fixed(tmp_path_factory, mnist_dir):
     run = _tiny_run(tmp_path_factory, mnist_dir)
     result = sim_command(run, "fast", 300, None, None, mnist_dir)
     assert result.samples == 300 and result.dataset == "mnist"
-    assert result.fixed_accuracy > 0.8 and result.float_accuracy > 0.8
-    assert result.agreement > 0.9
+    # one short epoch: ~80 %; the two models must agree on nearly every image
+    assert result.fixed_accuracy > 0.7 and result.float_accuracy > 0.7
+    assert result.agreement > 0.95
+    assert abs(result.fixed_accuracy - result.float_accuracy) < 0.03
     assert len(result.layers) == 2 and result.layers[0]["synops"] > 0
