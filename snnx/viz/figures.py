@@ -156,8 +156,7 @@ def plot_layer_spikes(names: Sequence[str], float_counts: Sequence[float] | None
     return save(fig, path)
 
 
-def plot_energy(names: Sequence[str], parts: dict[str, Sequence[float]], path: str | Path,
-                unit: str = "uJ") -> Path:
+def plot_energy(names: Sequence[str], parts: dict[str, Sequence[float]], path: str | Path) -> Path:
     """Energy per layer, stacked by component (synaptic ops, neuron updates, spikes...)."""
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(names)), 3.5))
     bottom = np.zeros(len(names))
@@ -166,7 +165,7 @@ def plot_energy(names: Sequence[str], parts: dict[str, Sequence[float]], path: s
         ax.bar(np.arange(len(names)), values, 0.6, bottom=bottom, label=label)
         bottom += values
     ax.set_xticks(np.arange(len(names)), names, fontsize=8)
-    ax.set(ylabel=f"energy per inference ({unit})", title="Energy per layer")
+    ax.set(ylabel="energy per inference (µJ)", title="Energy per layer")
     ax.legend(fontsize=8)
     return save(fig, path)
 

@@ -158,23 +158,41 @@ def weight_pairs(models: RunModels) -> tuple[list[str], list[np.ndarray], list[n
     return names, weights, quantized
 
 
-def energy_per_layer(energy: dict) -> tuple[list[str], dict[str, list[float]], str] | None:
-    """(layer names, {component: values}, unit) from energy.json's per-layer list, if any."""
+UNITS_IN_UJ = {"pj": 1e-6, "nj": 1e-3, "uj": 1.0}
+
+
+def _uj_factor(key: str) -> float | None:
+    """Factor from the unit a key ends with (``_pJ``, ``_nJ``, ``_uJ``) to microjoules."""
+    return UNITS_IN_UJ.get(key.rsplit("_", 1)[-1].lower()) if "_" in key else None
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def energy_per_layer(energy: dict) -> tuple[list[str], dict[str, list[float]]] | None:
+    """(layer names, {component: uJ per layer}) from energy.json's per-layer list, if any.
+
+    A per-layer breakdown by component (a dict such as ``energy_pJ: {synops: .., static: ..}``)
+    is preferred; else the flat energy keys, without a plain ``energy_uJ`` total beside its
+    parts (stacking it would count twice).
+    """
     rows = next((v for k, v in energy.items() if "layer" in k and isinstance(v, list)
                  and v and all(isinstance(r, dict) for r in v)), None)
     if rows is None:
         return None
-    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and ("energy" in k.lower() or k.lower().endswith(("_uj", "_nj", "_pj")))]
-    parts = [k for k in keys if "total" not in k.lower()] if len(keys) > 1 else keys
-    if len(parts) > 1:
-        # a plain "energy_uJ" beside its components is their sum: stacking it would count twice
-        parts = [k for k in parts if k.lower() not in ("energy", "energy_uj", "energy_nj", "energy_pj")] or parts
+    names = [str(r.get("name", r.get("layer", i + 1))) for i, r in enumerate(rows)]
+    first = rows[0]
+    for key, value in first.items():
+        factor = _uj_factor(key)
+        if "energy" in key.lower() and factor and isinstance(value, dict) and value and all(map(_is_number, value.values())):
+            return names, {part: [factor * float(r[key].get(part, 0.0)) for r in rows] for part in value}
+    flat = [k for k, v in first.items() if _is_number(v) and "energy" in k.lower() and _uj_factor(k)]
+    parts = [k for k in flat if "total" not in k.lower() and k.lower() not in ("energy_uj", "energy_nj", "energy_pj")]
+    parts = parts or flat
     if not parts:
         return None
-    names = [str(r.get("name", r.get("layer", i + 1))) for i, r in enumerate(rows)]
-    unit = parts[0].rsplit("_", 1)[-1] if "_" in parts[0] else "uJ"
-    return names, {k: [float(r.get(k, 0.0)) for r in rows] for k in parts}, unit
+    return names, {k: [_uj_factor(k) * float(r.get(k, 0.0)) for r in rows] for k in parts}
 
 
 def gather(run: Path, data_dir: Path | None, samples: int | None = None) -> ReportData:
@@ -240,7 +258,7 @@ def make_plots(run: Path, data_dir: Path | None = None, samples: int | None = No
     per_layer = energy_per_layer(d.energy) if d.energy else None
     if per_layer is not None:
         add("energy", "Energy per layer", "Energy per inference per layer from deploy/loihi2/energy.json.",
-            lambda p: figures.plot_energy(*per_layer[:2], p, unit=per_layer[2]))
+            lambda p: figures.plot_energy(*per_layer, p))
     else:
         d.missing["energy"] = (f"no per-layer energy: run `snnx deploy {run}`" if d.energy is None
                                else "deploy/loihi2/energy.json has no per-layer list")

@@ -145,7 +145,9 @@ def summary_cards(d: ReportData) -> str:
         cards.append(("float/fixed agreement", _pct(agree), f"report, {n} images"))
     for key, label in (("energy_per_inference_uJ", "energy per inference (µJ)"),
                        ("synops_per_inference", "synaptic ops per inference"),
-                       ("spikes_per_inference", "spikes per inference")):
+                       ("spikes_per_inference", "spikes per inference"),
+                       ("latency_us", "latency per inference (µs)"),
+                       ("cores", "Loihi 2 cores")):
         if isinstance(energy.get(key), (int, float)):
             cards.append((label, _num(energy[key]), "energy.json"))
     return '<div class="cards">' + "".join(

@@ -109,10 +109,16 @@ def test_energy_per_layer_reads_components_without_double_counting() -> None:
     energy = {"energy_per_inference_uJ": 1.5, "layers": [
         {"name": "dense 100", "synops": 5000, "energy_uJ": 1.2, "synops_energy_uJ": 1.0, "neuron_energy_uJ": 0.2},
         {"name": "dense 10", "synops": 300, "energy_uJ": 0.3, "synops_energy_uJ": 0.1, "neuron_energy_uJ": 0.2}]}
-    names, parts, unit = energy_per_layer(energy)
-    assert names == ["dense 100", "dense 10"] and unit == "uJ"
+    names, parts = energy_per_layer(energy)
+    assert names == ["dense 100", "dense 10"]
     assert parts == {"synops_energy_uJ": [1.0, 0.1], "neuron_energy_uJ": [0.2, 0.2]}
     assert energy_per_layer({"energy_per_inference_uJ": 1.0}) is None
+    # a breakdown by component in pJ (what snnx deploy writes) wins, converted to uJ
+    for layer, pj in zip(energy["layers"], (2e6, 5e5), strict=True):
+        layer["energy_pJ"] = {"synops": pj, "static": 1e5}
+    names, parts = energy_per_layer(energy)
+    assert list(parts) == ["synops", "static"]
+    np.testing.assert_allclose([parts["synops"], parts["static"]], [[2.0, 0.5], [0.1, 0.1]])
 
 
 def test_figures_from_plain_arrays(tmp_path: Path) -> None:
