@@ -1,0 +1,248 @@
+"""Energy per inference from counted activity, under a profile of per-operation energies.
+
+    E_dynamic = synops x E_syn + spikes x E_upd,spiking + (updates - spikes) x E_upd,inactive
+                + spikes x (E_spike,tile + hops x E_hop)
+    E_static  = P_static,core x cores used x steps x t_step
+    latency   = steps x t_step           (steps = T + L per inference)
+
+Profiles are data: ``snnx/deploy/profiles/NAME.json`` or a user's JSON file with the same
+keys; every constant carries its source, and the report prints them. The ANN comparison
+(the same network as a non-spiking net, one forward pass) uses Horowitz's 45 nm figures;
+:func:`ann_energy` is public so other commands (``snnx compare``) price MACs the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from snnx.errors import SnnxError
+from snnx.export.loihinet import LoihiNet
+from snnx.io import read_json
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+DEFAULT_PROFILE = "loihi1-davies2018"
+REQUIRED = (
+    "synop_pJ",
+    "neuron_update_inactive_pJ",
+    "neuron_update_spiking_pJ",
+    "spike_within_tile_pJ",
+    "tile_hop_pJ",
+    "tile_hops_per_spike",
+    "static_power_per_core_uW",
+    "step_time_us",
+)
+
+HOROWITZ_SOURCE = (
+    "Horowitz, 'Computing's energy problem', ISSCC 2014, 45 nm: FP32 mult 3.7 + add 0.9 pJ, "
+    "int8 mult 0.2 + add 0.03 pJ; arithmetic only, memory access excluded (a lower bound for the ANN)"
+)
+ANN_45NM = {
+    "fp32": {"mac_pJ": 4.6, "add_pJ": 0.9},
+    "int8": {"mac_pJ": 0.23, "add_pJ": 0.03},
+}
+
+REFERENCE_POINTS = [
+    {
+        "what": "Loihi, MNIST",
+        "energy_per_inference_uJ": 2.5,
+        "accuracy": 0.963,
+        "source": "Renner et al., Nat. Commun. 2024",
+    },
+    {
+        "what": "Loihi 2, PilotNet-LIF (measured)",
+        "energy_per_inference_uJ": 1660.0,
+        "accuracy": None,
+        "source": "lava-dl benchmark (PilotNet LIF on Loihi 2, 1.66 mJ/inference)",
+    },
+]
+
+
+@dataclass
+class EnergyProfile:
+    """Per-operation energies (and static power, step time), each with its source."""
+
+    name: str
+    description: str
+    constants: dict[str, dict[str, Any]]  # key -> {value, source, ...}
+    path: str
+
+    def __post_init__(self) -> None:
+        missing = [k for k in REQUIRED if k not in self.constants]
+        if missing:
+            raise SnnxError(
+                f"energy profile {self.path}: missing {', '.join(missing)}; every profile needs {', '.join(REQUIRED)}"
+            )
+        for key, entry in self.constants.items():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if (
+                not isinstance(value, (int, float))
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise SnnxError(
+                    f'energy profile {self.path}: {key} must be {{"value": number >= 0, "source": ...}}, got {entry!r}'
+                )
+            if not str(entry.get("source", "")).strip():
+                raise SnnxError(
+                    f"energy profile {self.path}: {key} has no source; say where the number comes from"
+                )
+
+    def __getitem__(self, key: str) -> float:
+        return float(self.constants[key]["value"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.json"))
+
+
+def load_profile(name_or_path: str | Path | None) -> EnergyProfile:
+    """A profile by name (``snnx/deploy/profiles/NAME.json``) or from a JSON file."""
+    name = str(name_or_path or DEFAULT_PROFILE)
+    path = Path(name)
+    if not (path.suffix == ".json" or path.is_file()):
+        path = PROFILE_DIR / f"{name}.json"
+        if not path.is_file():
+            raise SnnxError(
+                f"energy profile {name!r} not found; use one of {', '.join(available_profiles())} or a JSON file path"
+            )
+    elif not path.is_file():
+        raise SnnxError(f"energy profile file {path} not found")
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("constants"), dict):
+        raise SnnxError(
+            f'energy profile {path}: expected {{"name", "description", "constants": {{...}}}}'
+        )
+    return EnergyProfile(
+        name=str(data.get("name") or path.stem),
+        description=str(data.get("description", "")),
+        constants=data["constants"],
+        path=str(path),
+    )
+
+
+# ----------------------------------------------------------------------------- ANN side
+
+
+def macs_per_inference(net: LoihiNet) -> int:
+    """MACs of one forward pass of the same network as an ANN: out neurons x fan-in per layer."""
+    return sum(layer.num_neurons * int(layer.weight[0].size) for layer in net.synapse_layers)
+
+
+def bias_adds_per_inference(net: LoihiNet) -> int:
+    """One add per neuron of each layer with a bias."""
+    return sum(layer.num_neurons for layer in net.synapse_layers if layer.bias is not None)
+
+
+def ann_energy(macs: int, adds: int = 0) -> dict[str, Any]:
+    """Energy (uJ) of ``macs`` multiply-accumulates and ``adds`` additions at 45 nm, FP32 and int8."""
+    out: dict[str, Any] = {"macs_per_inference": int(macs), "adds_per_inference": int(adds)}
+    for kind, c in ANN_45NM.items():
+        out[f"{kind}_energy_per_inference_uJ"] = (macs * c["mac_pJ"] + adds * c["add_pJ"]) * 1e-6
+    out["constants_pJ"] = ANN_45NM
+    out["source"] = HOROWITZ_SOURCE
+    return out
+
+
+# ----------------------------------------------------------------------------- SNN side
+
+
+def layer_energy(
+    activity: dict[str, Any], cores: int, steps: int, profile: EnergyProfile
+) -> dict[str, Any]:
+    """Energy of one layer (pJ per inference by component, uJ totals) from its per-sample counts."""
+    synops, spikes, updates = (
+        float(activity["synops"]),
+        float(activity["spikes"]),
+        float(activity["neuron_updates"]),
+    )
+    per_spike = (
+        profile["spike_within_tile_pJ"] + profile["tile_hops_per_spike"] * profile["tile_hop_pJ"]
+    )
+    parts_pJ = {
+        "synops": synops * profile["synop_pJ"],
+        "neuron_updates": spikes * profile["neuron_update_spiking_pJ"]
+        + max(updates - spikes, 0.0) * profile["neuron_update_inactive_pJ"],
+        "spikes": spikes * per_spike,
+        "static": profile["static_power_per_core_uW"] * cores * steps * profile["step_time_us"],
+    }
+    dynamic = parts_pJ["synops"] + parts_pJ["neuron_updates"] + parts_pJ["spikes"]
+    return {
+        "name": activity["name"],
+        "kind": activity["kind"],
+        "neurons": int(activity["neurons"]),
+        "cores": int(cores),
+        "input_spikes_per_inference": float(activity["input_spikes"]),
+        "synops_per_inference": synops,
+        "spikes_per_inference": spikes,
+        "neuron_updates_per_inference": updates,
+        "energy_pJ": parts_pJ,
+        "dynamic_energy_uJ": dynamic * 1e-6,
+        "static_energy_uJ": parts_pJ["static"] * 1e-6,
+        "energy_uJ": (dynamic + parts_pJ["static"]) * 1e-6,
+    }
+
+
+def estimate_energy(
+    activity: list[dict[str, Any]],
+    cores: list[int],
+    steps: int,
+    profile: EnergyProfile,
+    *,
+    timesteps: int,
+    accuracy: float | None,
+    samples: int,
+    ann: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``energy.json`` dict: totals per inference, per-layer list, latency, ANN, references."""
+    layers = [layer_energy(a, c, steps, profile) for a, c in zip(activity, cores, strict=True)]
+
+    def total(key: str) -> float:
+        return float(sum(layer[key] for layer in layers))
+
+    dynamic, static = total("dynamic_energy_uJ"), total("static_energy_uJ")
+    energy = dynamic + static
+    return {
+        "energy_per_inference_uJ": energy,
+        "dynamic_energy_per_inference_uJ": dynamic,
+        "static_energy_per_inference_uJ": static,
+        "synops_per_inference": total("synops_per_inference"),
+        "spikes_per_inference": total("spikes_per_inference"),
+        "neuron_updates_per_inference": total("neuron_updates_per_inference"),
+        "input_spikes_per_inference": float(layers[0]["input_spikes_per_inference"])
+        if layers
+        else 0.0,
+        "energy_by_component_uJ": {
+            key: sum(layer["energy_pJ"][key] for layer in layers) * 1e-6
+            for key in ("synops", "neuron_updates", "spikes", "static")
+        },
+        "accuracy": accuracy,
+        "samples": int(samples),
+        "timesteps": int(timesteps),
+        "steps_per_inference": int(steps),
+        "step_time_us": profile["step_time_us"],
+        "latency_us": steps * profile["step_time_us"],
+        "cores": int(sum(cores)),
+        "profile": profile.to_dict(),
+        "layers": layers,
+        "ann": {
+            **ann,
+            "snn_over_fp32": energy / ann["fp32_energy_per_inference_uJ"]
+            if ann["fp32_energy_per_inference_uJ"]
+            else None,
+            "snn_over_int8": energy / ann["int8_energy_per_inference_uJ"]
+            if ann["int8_energy_per_inference_uJ"]
+            else None,
+        },
+        "reference_points": REFERENCE_POINTS,
+        "formula": (
+            "E = synops*E_syn + spikes*E_upd,spiking + (updates-spikes)*E_upd,inactive "
+            "+ spikes*(E_spike,tile + hops*E_hop) + P_static,core*cores*steps*t_step"
+        ),
+    }

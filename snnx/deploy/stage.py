@@ -1,0 +1,273 @@
+"""``snnx deploy RUN --target loihi2|nir``: bundle, Loihi 2 core map, energy and spike-count report.
+
+Reads only files of the run folder: model.net (``snnx export``), sim.json (``snnx sim``: the
+per-layer counts of the bit-exact simulation and the fixed-point accuracy), config.yaml (input
+encoding) and, for ``--target nir``, model.nir. Deploy does not simulate: the counts it prices
+are those of the samples whose accuracy ``snnx sim`` reported, so a missing sim.json is an
+error that says to run ``snnx sim`` (which takes about a second with the fast backend).
+
+The bundle ``RUN/deploy/<target>/`` is built in a temporary folder beside it and renamed into
+place when complete, manifest last, so a failed deploy leaves the previous bundle untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snnx.deploy.energy import (
+    ann_energy,
+    bias_adds_per_inference,
+    estimate_energy,
+    load_profile,
+    macs_per_inference,
+)
+from snnx.deploy.manifest import Manifest, next_power_of_two, verify_bundle
+from snnx.deploy.mapping import core_map, format_core_map
+from snnx.deploy.report import format_energy, plot_energy, write_markdown
+from snnx.errors import SnnxError
+from snnx.export.loihinet import LoihiNet
+from snnx.io import read_json, write_json
+from snnx.sim.activity import layer_name
+from snnx.sim.result import SimResult
+
+TARGETS = {"loihi2": "model.net", "nir": "model.nir"}
+CORE_MAP, ENERGY, ENERGY_MD, ENERGY_PNG = (
+    "core_map.json",
+    "energy.json",
+    "energy.md",
+    "energy_layers.png",
+)
+
+
+@dataclass
+class DeployReport:
+    """What ``snnx deploy`` produced; saved as the bundle's JSON files (the manifest is separate)."""
+
+    target: str
+    bundle: str
+    energy: dict[str, Any]
+    core_map: dict[str, Any]
+    manifest: dict[str, Any] = field(default_factory=dict)
+    hardware: dict[str, Any] | None = None  # result of ``--run`` on Loihi 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, folder: Path) -> None:
+        """Write core_map.json and energy.json into ``folder`` (the manifest is written after)."""
+        write_json(Path(folder) / CORE_MAP, self.core_map)
+        write_json(Path(folder) / ENERGY, self.energy)
+
+    @classmethod
+    def load(cls, folder: Path) -> DeployReport:
+        """Read a bundle back, refusing it if any file changed since it was written."""
+        folder = Path(folder)
+        manifest = verify_bundle(folder)
+        return cls(
+            target=manifest.target,
+            bundle=str(folder),
+            energy=read_json(folder / ENERGY),
+            core_map=read_json(folder / CORE_MAP),
+            manifest=manifest.to_dict(),
+        )
+
+
+def deploy_command(
+    run: Path, target: str, run_hw: bool, profile: str | None, data_dir: Path | None
+) -> DeployReport:
+    """Build RUN/deploy/<target>/, print the core map and energy tables, optionally run on Loihi 2.
+
+    ``data_dir`` is only used by ``--run`` (the test images fed to the chip).
+    """
+    run = Path(run)
+    if target not in TARGETS:
+        raise SnnxError(f"--target {target!r} is not one of {', '.join(TARGETS)}")
+    if run_hw:
+        from snnx.deploy.hw import require_lava_loihi
+
+        if target != "loihi2":
+            raise SnnxError(
+                f"--run runs the Loihi 2 bundle; use --target loihi2 (got --target {target})"
+            )
+        require_lava_loihi()
+    net_path = run / "model.net"
+    if not net_path.is_file():
+        raise SnnxError(f"{net_path} not found; run `snnx export {run}` first")
+    model_path = run / TARGETS[target]
+    if not model_path.is_file():
+        raise SnnxError(f"{model_path} not found; run `snnx export {run}` first")
+    net = LoihiNet.load(net_path)
+    config = _load_config(run)
+    prof = load_profile(profile or (config.deploy.energy_profile if config else None))
+    sim = _load_sim(run, net)
+
+    cmap = core_map(net)
+    activity = _activity(sim, net, cmap)
+    ann = ann_energy(macs_per_inference(net), bias_adds_per_inference(net))
+    energy = estimate_energy(
+        activity,
+        [entry["cores"] for entry in cmap["layers"]],
+        sim.steps,
+        prof,
+        timesteps=sim.timesteps,
+        accuracy=sim.fixed_accuracy,
+        samples=sim.samples,
+        ann=ann,
+    )
+    energy["backend"] = sim.backend
+    manifest = _manifest(net, config, sim, target, TARGETS[target], run)
+
+    final = run / "deploy" / target
+    report = DeployReport(target, str(final), energy, cmap)
+    _write_bundle(final, model_path, report, manifest)
+    report.manifest = manifest.to_dict()
+    print(format_core_map(cmap))
+    print()
+    print(format_energy(energy))
+    print(f"wrote {final}/ ({', '.join(sorted(manifest.files))}, manifest.json)")
+    if run_hw:
+        from snnx.deploy.hw import run_bundle_on_loihi2
+
+        report.hardware = run_bundle_on_loihi2(final, config, sim.samples, data_dir)
+    return report
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _load_config(run: Path):
+    from snnx.config import RunConfig
+
+    path = run / "config.yaml"
+    return RunConfig.load(path) if path.is_file() else None
+
+
+def _load_sim(run: Path, net: LoihiNet) -> SimResult:
+    path = run / "sim.json"
+    if not path.is_file():
+        raise SnnxError(
+            f"{path} not found; run `snnx sim {run}` first (deploy prices the spikes it counted)"
+        )
+    sim = SimResult.load(path)
+    if not sim.layers:
+        raise SnnxError(f"{path} has no per-layer spike counts; re-run `snnx sim {run}`")
+    return sim
+
+
+def _activity(sim: SimResult, net: LoihiNet, cmap: dict[str, Any]) -> list[dict[str, Any]]:
+    """sim.json's per-layer counts, checked against model.net (a stale sim.json is refused)."""
+    layers = net.synapse_layers
+    if len(sim.layers) != len(layers):
+        raise SnnxError(
+            f"sim.json has {len(sim.layers)} layers but model.net has {len(layers)}; re-run `snnx sim` after `snnx export`"
+        )
+    out = []
+    for i, (entry, layer, mapped) in enumerate(
+        zip(sim.layers, layers, cmap["layers"], strict=True)
+    ):
+        want = (layer_name(layer, i), layer.num_neurons, mapped["synapses"])
+        got = (entry.get("name"), entry.get("neurons"), entry.get("synapses", mapped["synapses"]))
+        if tuple(got) != want:
+            raise SnnxError(
+                f"sim.json layer {i + 1} (name, neurons, synapses) = {got} does not match model.net {want}; "
+                "re-run `snnx sim` after `snnx export`"
+            )
+        if "synops" not in entry or "input_spikes" not in entry:
+            raise SnnxError(f"sim.json layer {want[0]} has no synaptic-op count; re-run `snnx sim`")
+        e = dict(entry)
+        if not e.get(
+            "neuron_updates"
+        ):  # written before the count existed: every neuron, every step
+            e["neuron_updates"] = float(layer.num_neurons * sim.steps)
+        out.append(e)
+    return out
+
+
+def _manifest(
+    net: LoihiNet, config, sim: SimResult, target: str, model: str, run: Path
+) -> Manifest:
+    from snnx.data.encoders import is_binary
+
+    if config is not None:
+        d = config.data
+        encoding, params, dataset = (
+            d.encoding,
+            {"gain": d.gain, "latency_tau": d.latency_tau},
+            d.dataset,
+        )
+    else:
+        encoding, params, dataset = net.input.encoding, dict(net.input.params), sim.dataset
+    timesteps = int(sim.timesteps)
+    latency = net.num_synapse_layers
+    return Manifest(
+        target=target,
+        model=model,
+        input={
+            "shape": list(net.input.shape),
+            "encoding": encoding,
+            "params": params,
+            "timesteps": timesteps,
+            "graded": not is_binary(encoding)
+            if encoding in ("rate", "latency", "direct")
+            else False,
+            "dataset": dataset,
+            "port": "net.inp of the netx network (layer 0)",
+        },
+        output={
+            "shape": list(net.output_shape),
+            "readout": "class = argmax (first maximum) of the output spike counts over the readout window",
+            "readout_window": [latency + 1, timesteps + latency],
+        },
+        timesteps=timesteps,
+        latency_steps=latency,
+        steps_per_sample=timesteps + latency,
+        reset_interval=next_power_of_two(max(1, timesteps + latency - 1)),
+        reset_offset=1,
+        source=str(run.resolve()),
+    )
+
+
+# ----------------------------------------------------------------------------- bundle
+
+
+def _write_bundle(final: Path, model_path: Path, report: DeployReport, manifest: Manifest) -> None:
+    """Everything into a temporary folder, manifest last, then swap it into place."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        shutil.copyfile(model_path, tmp / model_path.name)
+        report.save(tmp)
+        write_markdown(tmp / ENERGY_MD, report.energy, report.core_map)
+        plot_energy(tmp / ENERGY_PNG, report.energy)
+        manifest.save(tmp)
+        verify_bundle(tmp)
+        _publishable(tmp)
+        old = None
+        if final.exists():
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            os.replace(final, old)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if old is not None:
+                os.replace(old, final)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publishable(folder: Path) -> None:
+    """mkdtemp/mkstemp make private 0700/0600 entries; a bundle gets the usual umask modes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for path in folder.iterdir():
+        path.chmod(0o666 & ~umask)
