@@ -118,3 +118,12 @@ def test_trained_run_float_vs_fixed(tmp_path_factory, mnist_dir):
     assert result.agreement > 0.95
     assert abs(result.fixed_accuracy - result.float_accuracy) < 0.03
     assert len(result.layers) == 2 and result.layers[0]["synops"] > 0
+
+
+@pytest.mark.lava
+def test_trained_run_lava_equals_fast(tmp_path_factory, mnist_dir):
+    """On a real trained and exported network, Lava and the fast simulator spike identically."""
+    run = _tiny_run(tmp_path_factory, mnist_dir)
+    result = sim_command(run, "both", 40, None, None, mnist_dir)
+    assert result.lava_fast_identical is True
+    assert result.layers[0]["spikes"] > 0
