@@ -34,38 +34,31 @@ def require_lava_loihi() -> None:
 
 
 def run_bundle_on_loihi2(
-    bundle: Path, config, samples: int, data_dir: Path | None
+    bundle: Path, config, samples: int, data_dir: Path | None, run_cfg=None
 ) -> dict[str, Any]:
-    """Stream the first ``samples`` encoded test images through the bundle on Loihi 2; accuracy."""
+    """Stream the first ``samples`` encoded test images through the bundle on Loihi 2; accuracy.
+
+    Samples are spaced by the manifest's power-of-two reset interval, as the chip requires.
+    ``run_cfg`` defaults to ``Loihi2HwCfg()``; the tests pass Lava's fixed-point simulator
+    config to check this very path (inputs, reset interval, readout) without a chip.
+    """
     import numpy as np
+
+    _allow_lava_import()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
-    from snnx.data.datasets import load_split
     from snnx.deploy.manifest import verify_bundle
     from snnx.export.loihinet import LoihiNet
     from snnx.export.netx import build_lava_network
     from snnx.sim.fast import predictions, readout_counts
     from snnx.sim.lava_backend import cut_samples, input_schedule, lava_inputs
-    from snnx.sim.reference import encoded_batches, fixed_inputs
 
-    if config is None:
-        raise SnnxError(
-            f"--run needs the run's config.yaml (input encoding) beside {bundle.parent.parent}"
-        )
     manifest = verify_bundle(bundle)
     net = LoihiNet.load(bundle / manifest.model)
-    d = config.data
-    images = load_split(d.dataset, False, data_dir or d.dir)
-    xs, ys = [], []
-    for b in encoded_batches(
-        images, samples, d.encoding, d.timesteps, config.train.seed, d.gain, d.latency_tau
-    ):
-        xs.append(fixed_inputs(net, b.spikes))
-        ys.append(b.labels)
-    x, y = np.concatenate(xs), np.concatenate(ys)
+    x, y = encoded_test_set(net, config, samples, data_dir)
     n, steps, interval = len(x), manifest.steps_per_sample, manifest.reset_interval
     total = (n - 1) * interval + steps
     graded = bool(manifest.input.get("graded"))
@@ -80,13 +73,57 @@ def run_bundle_on_loihi2(
     src.s_out.connect(lava_net.inp)
     lava_net.out.connect(sink.a_in)
     try:
-        lava_net.run(condition=RunSteps(num_steps=total), run_cfg=Loihi2HwCfg())
+        lava_net.run(condition=RunSteps(num_steps=total), run_cfg=run_cfg or Loihi2HwCfg())
         trace = np.moveaxis(np.asarray(sink.data.get()), -1, 0)
     finally:
         lava_net.stop()
-    shape = net.output_shape
-    out = cut_samples(trace.reshape(total, *shape), n, steps, interval, net.num_synapse_layers - 1)
+    if trace.ndim == 4:  # netx's WHC -> our CHW
+        trace = np.swapaxes(trace, -1, -3)
+    out = cut_samples(
+        trace.reshape(total, *net.output_shape), n, steps, interval, net.num_synapse_layers - 1
+    )
     pred = predictions(readout_counts(out, manifest.latency_steps))
-    result = {"samples": n, "accuracy": float(np.mean(pred == y)), "steps": total}
-    print(f"Loihi 2: {n} samples, accuracy {100 * result['accuracy']:.2f} %")
+    result = {
+        "samples": n,
+        "accuracy": float(np.mean(pred == y)),
+        "steps": total,
+        "reset_interval": interval,
+        "run_cfg": type(run_cfg).__name__ if run_cfg is not None else "Loihi2HwCfg",
+        "predictions": pred.tolist(),
+    }
+    print(f"Loihi 2 ({result['run_cfg']}): {n} samples, accuracy {100 * result['accuracy']:.2f} %")
     return result
+
+
+def encoded_test_set(net, config, samples: int, data_dir: Path | None):
+    """The first ``samples`` test images encoded exactly as ``snnx sim`` encodes them: (x, labels)."""
+    import numpy as np
+
+    from snnx.data.datasets import load_split
+    from snnx.sim.reference import encoded_batches, fixed_inputs
+
+    if config is None:
+        raise SnnxError(
+            "--run needs the run's config.yaml (how images become spikes); re-run `snnx train`"
+        )
+    d = config.data
+    images = load_split(d.dataset, False, data_dir or d.dir)
+    xs, ys = [], []
+    for b in encoded_batches(
+        images, samples, d.encoding, d.timesteps, config.train.seed, d.gain, d.latency_tau
+    ):
+        xs.append(fixed_inputs(net, b.spikes))
+        ys.append(b.labels)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _allow_lava_import() -> None:
+    """Lava calls ``multiprocessing.set_start_method("fork")`` when first imported, which raises
+    once anything in this process (a torch DataLoader in ``snnx run``, say) fixed the start
+    method. Forget the choice so that import succeeds; Lava needs fork anyway."""
+    import multiprocessing as mp
+    import sys
+
+    if "lava.magma.runtime.message_infrastructure.multiprocessing" not in sys.modules:
+        if mp.get_start_method(allow_none=True) is not None:
+            mp.set_start_method(None, force=True)

@@ -103,6 +103,10 @@ def deploy_command(
         raise SnnxError(f"{model_path} not found; run `snnx export {run}` first")
     net = LoihiNet.load(net_path)
     config = _load_config(run)
+    if run_hw and config is None:
+        raise SnnxError(
+            f"--run needs {run / 'config.yaml'} (how test images become spikes); it is written by `snnx train`"
+        )
     prof = load_profile(profile or (config.deploy.energy_profile if config else None))
     sim = _load_sim(run, net)
 

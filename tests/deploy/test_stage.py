@@ -206,3 +206,24 @@ def test_cli_run_flag_without_lava_loihi_is_one_line_exit_2(run, capsys):
     assert len(err.splitlines()) == 1 and "lava-loihi" in err and "--backend lava" in err
     assert "NameError" not in err
     assert main(["deploy", str(run), "--target", "nir", "--run"]) == 2
+
+
+@pytest.mark.lava
+def test_hardware_run_path_in_lava_simulator_equals_fast_sim(run, mnist_dir):
+    """``--run``'s streaming (power-of-two reset interval, sink readout) with Lava's simulator config."""
+    from lava.magma.core.run_configs import Loihi2SimCfg
+
+    from snnx.config import RunConfig
+    from snnx.deploy.hw import encoded_test_set, run_bundle_on_loihi2
+    from snnx.sim.fast import simulate
+
+    deploy(run)
+    bundle, config = run / "deploy" / "loihi2", RunConfig.load(run / "config.yaml")
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = run_bundle_on_loihi2(
+            bundle, config, 24, mnist_dir, Loihi2SimCfg(select_tag="fixed_pt")
+        )
+    net = LoihiNet.load(bundle / "model.net")
+    x, y = encoded_test_set(net, config, 24, mnist_dir)
+    assert result["reset_interval"] == 32
+    assert result["predictions"] == simulate(net, x).predictions.tolist()
