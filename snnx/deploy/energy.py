@@ -55,7 +55,7 @@ REFERENCE_POINTS = [
         "what": "Loihi 2, PilotNet-LIF (measured)",
         "energy_per_inference_uJ": 1660.0,
         "accuracy": None,
-        "source": "lava-dl benchmark (PilotNet LIF on Loihi 2, 1.66 mJ/inference)",
+        "source": "lava-dl benchmark, measured on Loihi 2",
     },
 ]
 

@@ -94,6 +94,8 @@ def core_map(net: LoihiNet, limits: Loihi2Limits = LOIHI2) -> dict[str, Any]:
             "synapses = stored (nonzero) weights; connections = all weights incl. zeros",
             "synaptic memory = bits per weight x synapses + neuron state bits x neurons",
             "input spikes come from the host/embedded CPUs and use no neuro core",
+            "conv synapses are counted unrolled (one per connection); Loihi 2's convolutional weight "
+            "sharing can store far fewer, so conv memory and cores are upper bounds",
         ],
     }
 

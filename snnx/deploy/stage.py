@@ -221,6 +221,12 @@ def _manifest(
             else False,
             "dataset": dataset,
             "port": "net.inp of the netx network (layer 0)",
+            "how_to_run": (
+                "lava.lib.dl.netx.hdf5.Network(net_config='model.net', reset_interval=reset_interval, "
+                "reset_offset=reset_offset); send sample k's T input frames into net.inp at steps "
+                "k*reset_interval+1..k*reset_interval+T (dense-first: flat C,H,W order; conv-first: W,H,C); "
+                "read net.out and count spikes over the readout window"
+            ),
         },
         output={
             "shape": list(net.output_shape),
