@@ -26,6 +26,9 @@ from snnx.viz.trace import (
     load_run_models,
 )
 
+# the later stages' JSON outputs a report shows, relative to the run folder
+JSON_FILES = {"quant": "quant.json", "sim": "sim.json", "energy": "deploy/loihi2/energy.json",
+              "core_map": "deploy/loihi2/core_map.json"}
 REPORT_SAMPLES = 1000  # test images for the confusion matrices and spike counts
 TRACE_SAMPLES = 3  # test images kept in full (spikes and membranes) for the interactive view
 BATCH = 250
@@ -59,9 +62,15 @@ class ReportData:
     fixed_trace: Trace | None = None
     figures: list[Figure] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # figure key -> what to run to make it
-    sim: dict | None = None
-    energy: dict | None = None
-    quant: dict | None = None
+    documents: dict[str, dict | None] = field(default_factory=dict)  # JSON_FILES key -> content
+
+    @property
+    def sim(self) -> dict | None:
+        return self.documents.get("sim")
+
+    @property
+    def energy(self) -> dict | None:
+        return self.documents.get("energy")
 
 
 def read_optional_json(path: Path) -> dict | None:
@@ -198,9 +207,8 @@ def energy_per_layer(energy: dict) -> tuple[list[str], dict[str, list[float]]] |
 def gather(run: Path, data_dir: Path | None, samples: int | None = None) -> ReportData:
     """Load everything a report shows and run the models on ``samples`` test images."""
     models = load_run_models(run)
-    d = ReportData(Path(run), models, sim=read_optional_json(run / "sim.json"),
-                   energy=read_optional_json(run / "deploy" / "loihi2" / "energy.json"),
-                   quant=read_optional_json(run / "quant.json"))
+    d = ReportData(Path(run), models,
+                   documents={key: read_optional_json(Path(run) / rel) for key, rel in JSON_FILES.items()})
     test = load_test_set(models, data_dir)
     run_test_set(d, test, min(len(test), samples or REPORT_SAMPLES))
     return d

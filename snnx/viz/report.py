@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from snnx.io import write_text
-from snnx.viz.plots import ReportData, make_plots
+from snnx.viz.plots import JSON_FILES, ReportData, make_plots
 from snnx.viz.trace import Trace
 
 HERE = Path(__file__).parent
+JSON_SECTIONS = (("quant", "Quantization", "snnx export"), ("sim", "Simulation", "snnx sim"),
+                 ("energy", "Energy", "snnx deploy"), ("core_map", "Loihi 2 core map", "snnx deploy"))
 MAX_TRACED = 64  # membrane traces kept per layer in the page (the most active neurons)
 
 
@@ -181,20 +183,16 @@ def render(d: ReportData) -> str:
                  'membrane potential of one neuron, float (solid) and fixed point (dashed).</p>'
                  '<div id="viewer-root"></div>'),
         _section("plots", "Plots", figures),
-        _section("quant", "Quantization (quant.json)",
-                 json_table(d.quant) if d.quant is not None
-                 else _missing(f"quant.json not found: run `snnx export {run}`")),
-        _section("sim", "Simulation (sim.json)",
-                 json_table(d.sim) if d.sim is not None else _missing(f"sim.json not found: run `snnx sim {run}`")),
-        _section("energy", "Deployment and energy (deploy/loihi2/energy.json)",
-                 json_table(d.energy) if d.energy is not None
-                 else _missing(f"energy.json not found: run `snnx deploy {run}`")),
+        *(_section(key, f"{title} ({JSON_FILES[key]})",
+                   json_table(d.documents[key]) if d.documents.get(key) is not None
+                   else _missing(f"{JSON_FILES[key]} not found: run `{command} {run}`"))
+          for key, title, command in JSON_SECTIONS),
         _section("config", "Configuration (config.yaml)", f"<pre>{_e(_config_text(d))}</pre>"),
     ]
-    nav = "".join(f'<a href="#{k}">{t}</a>' for k, t in (("summary", "Summary"), ("viewer", "Viewer"),
-                                                          ("plots", "Plots"), ("quant", "Quantization"),
-                                                          ("sim", "Simulation"),
-                                                          ("energy", "Energy"), ("config", "Config")))
+    nav = "".join(f'<a href="#{k}">{_e(t)}</a>' for k, t in (("summary", "Summary"), ("viewer", "Viewer"),
+                                                             ("plots", "Plots"),
+                                                             *((k, t) for k, t, _ in JSON_SECTIONS),
+                                                             ("config", "Config")))
     data = json.dumps(viewer_data(d), separators=(",", ":")).replace("</", "<\\/")
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     css = (HERE / "report.css").read_text(encoding="utf-8")

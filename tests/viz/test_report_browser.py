@@ -6,7 +6,8 @@ The screenshot is kept in the test's run folder (``report-screenshot.png``) for 
 
 from __future__ import annotations
 
-import json
+import contextlib
+import io
 import re
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from snnx.viz.report import report_command
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--virtual-time-budget=5000"]
-SECTIONS = ("summary", "viewer", "plots", "quant", "sim", "energy", "config")
+SECTIONS = ("summary", "viewer", "plots", "quant", "sim", "energy", "core_map", "config")
 
 
 def chromium() -> str:
@@ -41,19 +42,19 @@ def js_errors(stderr: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def report(tiny_run: Path, mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A report with every section filled: the tiny run plus sim.json and energy.json."""
+    """A report with every section filled: the tiny run after the real sim and deploy stages."""
+    from snnx.deploy.stage import deploy_command
+    from snnx.sim.stage import sim_command
+
     run = tmp_path_factory.mktemp("browser") / "run"
     shutil.copytree(tiny_run, run)
-    (run / "sim.json").write_text(json.dumps({"backend": "fast", "samples": 500, "float_accuracy": 0.81,
-                                              "fixed_accuracy": 0.8, "agreement": 0.99}))
-    (run / "deploy" / "loihi2").mkdir(parents=True)
-    (run / "deploy" / "loihi2" / "energy.json").write_text(json.dumps(
-        {"energy_per_inference_uJ": 0.9, "layers": [{"name": "1", "synops_energy_uJ": 0.8},
-                                                     {"name": "2", "synops_energy_uJ": 0.1}]}))
     mp = pytest.MonkeyPatch()
     mp.setattr("snnx.viz.plots.REPORT_SAMPLES", 100)
     try:
-        return report_command(run, mnist_dir)
+        with contextlib.redirect_stdout(io.StringIO()):
+            sim_command(run, "fast", 200, None, None, mnist_dir)
+            deploy_command(run, "loihi2", False, None, mnist_dir)
+            return report_command(run, mnist_dir)
     finally:
         mp.undo()
 
@@ -68,6 +69,7 @@ def test_report_renders_in_chromium_without_javascript_errors(report: Path, tmp_
     for key in SECTIONS:
         assert f'data-section="{key}"' in dom, key
     assert dom.count("<img ") == 8 and dom.count("data:image/png;base64,") == 8
+    assert "not found: run" not in dom  # every stage ran, so no section is missing
     assert dom.count("<canvas") >= 5  # input, 2 layer rasters, input frame, membrane
     readout = re.search(r'id="viewer-readout"[^>]*>([^<]*)<', dom).group(1)
     assert readout.startswith("step 9, neuron ") and "float v = " in readout and "fixed point v = " in readout
