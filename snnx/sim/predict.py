@@ -58,7 +58,7 @@ class PreparedImage:
     pixels: np.ndarray
     original_size: tuple[int, int]  # (width, height) of the file
     inverted: bool
-    background: int
+    background: int  # grey level of the file's border (0..255), before any inversion
     resized: bool
 
     def describe(self) -> dict:
@@ -136,7 +136,7 @@ def prepare_image(path: Path, side: tuple[int, int]) -> PreparedImage:
     if min(a.shape) < MIN_SIDE:
         raise SnnxError(f"image {path} is {a.shape[1]}x{a.shape[0]} pixels; it needs at least "
                         f"{MIN_SIDE} pixels per side to hold a digit")
-    background = border_level(a)
+    border = background = border_level(a)
     inverted = background > INVERT_ABOVE
     if inverted:
         a, background = 255 - a, 255 - background
@@ -148,7 +148,7 @@ def prepare_image(path: Path, side: tuple[int, int]) -> PreparedImage:
     resized = tuple(a.shape) != tuple(side)
     if resized:
         ink = normalize_like_mnist(ink, side)
-    return PreparedImage(ink.astype(np.float32), gray.size, inverted, background, resized)
+    return PreparedImage(ink.astype(np.float32), gray.size, inverted, border, resized)
 
 
 def _counts_result(trace: Trace | None) -> tuple[int | None, list[int] | None]:
