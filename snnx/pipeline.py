@@ -1,4 +1,4 @@
-"""``snnx run``: train -> export -> sim -> deploy in one go, ending in one summary table.
+"""``snnx run``: train -> export -> sim -> deploy -> report in one go, ending in one summary table.
 
 Each stage is called through the same function its own command uses and talks to the next
 only through the run folder, so ``snnx run`` proves the stages compose exactly as a user
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snnx.config import resolve
+from snnx.io import write_json
 
 
 @dataclass
@@ -31,6 +32,7 @@ def run_command(config: Path | None, out: Path, overrides: list[str], data_dir: 
     from snnx.export.stage import export_command
     from snnx.sim.stage import sim_command
     from snnx.train.stage import train_command
+    from snnx.viz.report import report_command
 
     cfg = resolve(config, overrides)  # validate before any stage starts
     times = StageTimes()
@@ -39,7 +41,9 @@ def run_command(config: Path | None, out: Path, overrides: list[str], data_dir: 
     times.timed("export", export_command, out, cfg.export.target, None, None, None, None, None)
     sim = times.timed("sim", sim_command, out, cfg.sim.backend, cfg.sim.samples, None, None, data_dir)
     dep = times.timed("deploy", deploy_command, out, cfg.deploy.target, False, None, data_dir)
+    times.timed("report", report_command, out, data_dir)
     summary = summarize(sim, dep, times.seconds)
+    write_json(Path(out) / "summary.json", summary)
     print_summary(summary, out)
     return summary
 
@@ -89,3 +93,4 @@ def print_summary(s: dict, out: Path) -> None:
     for name, value in rows:
         print(f"{name:<{width}}  {value:>12}")
     print("-" * (width + 16))
+    print(f"open {Path(out) / 'report.html'} for plots and the spike viewer")

@@ -1,11 +1,10 @@
-"""A plain integer simulation of a LoihiNet with the float model's time convention.
+"""A plain integer simulation of a LoihiNet, step by step (DESIGN §6.3).
 
-DESIGN §6.3 integer CUBA dynamics, one step at a time, but every layer runs from step 1
-(bias from step 1, DESIGN §5) as ``snnx.train.models.SNN`` does, whereas Lava/netx (and
-``snnx.sim.fast``) hold layer l at zero for its first l steps (/work/notes/sim-semantics.md).
-Without biases the two conventions coincide. It exists to show that quantization itself is
-exact: QAT float model == this reference up to integer state truncation. Deliberately plain:
-int64 numpy, no tricks.
+Synapse layer l (1-based) is held at zero for steps 1..l, as netx's staggered reset does on
+Lava and as ``snnx.train.models.SNN`` and ``snnx.sim.fast`` do. It exists to show that
+quantization itself is exact (QAT float model == this reference up to integer state
+truncation) and as an independent check of the fast simulator. Deliberately plain: int64
+numpy, no tricks.
 """
 
 from __future__ import annotations
@@ -16,12 +15,8 @@ import torch
 from snnx.export.loihinet import LoihiLayer, LoihiNet
 
 
-def integer_reference(net: LoihiNet, x: np.ndarray, lava_timing: bool = False) -> list[np.ndarray]:
-    """Every synapse layer's spikes [B, T + L, *shape] for input spikes ``x`` [B, T, *input shape].
-
-    ``lava_timing``: hold synapse layer l (1-based) at u = v = 0 without spikes during steps
-    1..l, as netx's staggered reset does (what ``snnx.sim.fast`` and Lava compute).
-    """
+def integer_reference(net: LoihiNet, x: np.ndarray) -> list[np.ndarray]:
+    """Every synapse layer's spikes [B, T + L, *shape] for input spikes ``x`` [B, T, *input shape]."""
     b, t = x.shape[:2]
     steps = t + net.num_synapse_layers
     s = np.zeros((b, steps, *x.shape[2:]), dtype=np.int64)
@@ -36,9 +31,8 @@ def integer_reference(net: LoihiNet, x: np.ndarray, lava_timing: bool = False) -
         v = np.zeros_like(u)
         bias = 0 if layer.bias is None else layer.bias.astype(np.int64) << 6
         out = np.zeros((b, steps, *layer.shape), dtype=np.int64)
-        start = len(outs) + 1 if lava_timing else 0
-        for k in range(start, steps):
-            a_in = a[:, k - 1] if k > 0 else 0  # one step of synapse latency
+        for k in range(len(outs) + 1, steps):  # held at zero until the first input arrives
+            a_in = a[:, k - 1]  # one step of synapse latency
             u = _wrap24(_dec(u, 4096 - (layer.du + 1)) + (np.asarray(a_in) << 6))
             v = np.clip(_dec(v, 4096 - layer.dv) + u + bias, -(2**23 - 1), 2**23 - 1)
             spk = v > (layer.vth << 6)

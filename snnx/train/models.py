@@ -207,10 +207,13 @@ class SpikingLayer(nn.Module):
         return torch.cat(parts, dim=0)
 
     def forward(self, x: torch.Tensor, steps: int, record_v: bool = False,
-                extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+                extra: torch.Tensor | None = None, hold: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Spikes (and membranes) of this layer over ``steps`` steps for input ``x``.
 
         ``extra`` is an additional (already delayed) input current, e.g. a two-layer skip.
+        ``hold``: the first ``hold`` steps are held at zero state, no bias and no spikes. Lava's
+        netx resets layer l when a sample's first input reaches it (step l + 1), so a bias
+        integrated before that is lost on the chip; holding makes float and fixed point agree.
         """
         p = self.params()
         cur = self.synapse_current(x, p, steps)
@@ -218,7 +221,13 @@ class SpikingLayer(nn.Module):
             cur = cur + extra
         bias = 0.0 if p.bias is None else p.bias.view(-1, *([1] * (cur.dim() - 3)))
         spike_fn = stochastic_spike if (self.stochastic and self.training) else self.spike_fn
-        return cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, spike_fn, record_v)
+        hold = min(hold, steps)
+        s, v = cuba_sequence(cur[hold:], p.alpha, p.beta, p.threshold, bias, spike_fn, record_v)
+        if hold:
+            zeros = torch.zeros_like(cur[:hold])
+            s = torch.cat([zeros, s], dim=0)
+            v = torch.cat([zeros, v], dim=0) if v is not None else None
+        return s, v
 
 
 class _StochasticSpike(torch.autograd.Function):
@@ -279,7 +288,11 @@ class SNN(nn.Module):
         return len(self.layers)
 
     def forward(self, x: torch.Tensor, record_v: bool = False) -> SNNOutput:
-        """``x``: encoded input [T, B, *input_shape]; runs T + L steps."""
+        """``x``: encoded input [T, B, *input_shape]; runs T + L steps.
+
+        Layer i (0-based) is held at zero for steps 1..i+1, until the sample's first input
+        reaches it, exactly as the deployed network on Lava/Loihi runs (DESIGN §5, §6.5).
+        """
         if tuple(x.shape[2:]) != tuple(self.spec.input_shape):
             raise SnnxError(f"input shape {tuple(x.shape[2:])} does not match the model's {self.spec.input_shape}")
         steps = x.shape[0] + self.latency
@@ -290,7 +303,7 @@ class SNN(nn.Module):
             if layer.spec.skip == 2:
                 src = inputs[i - 1]
                 extra = torch.cat([torch.zeros_like(src[:1]), src[: steps - 1]], dim=0)
-            h, v = layer(h, steps, record_v, extra)
+            h, v = layer(h, steps, record_v, extra, hold=i + 1)
             spikes.append(h)
             membranes.append(v)
         return SNNOutput(spikes, membranes if record_v else None, self.latency)

@@ -43,13 +43,14 @@ def _api_graph(rng: np.random.Generator, dt: float = 1e-3) -> nir.NIRGraph:
 
 
 def _euler(graph: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
-    """Straight from the NIR equations (forward Euler, float64), with snnx's one-step synapse delay."""
+    """Straight from the NIR equations (forward Euler, float64), with snnx's one-step synapse delay
+    and layer l held at zero until the sample reaches it (step l + 1, as netx runs it)."""
     chain = ["input", "flat", "w1", "hidden", "w2", "readout"]
     n = graph.nodes
     steps = x.shape[0] + 2
     s = np.zeros((steps, x.shape[1], 784))
     s[: x.shape[0]] = x.reshape(x.shape[0], x.shape[1], -1)
-    for syn, neu in ((chain[2], chain[3]), (chain[4], chain[5])):
+    for hold, (syn, neu) in enumerate(((chain[2], chain[3]), (chain[4], chain[5])), start=1):
         w = n[syn].weight
         b = getattr(n[syn], "bias", 0.0)
         cur = np.concatenate([np.zeros_like(s[:1] @ w.T), s[:-1] @ w.T + b])
@@ -57,7 +58,7 @@ def _euler(graph: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
         v = np.zeros(cur.shape[1:])
         i = np.zeros_like(v)
         out = np.zeros_like(cur)
-        for t in range(steps):
+        for t in range(hold, steps):
             if isinstance(node, nir.CubaLIF):
                 i = i + dt / node.tau_syn * (-i + node.w_in * cur[t])
                 v = v + dt / node.tau_mem * (node.v_leak - v + node.r * i)
