@@ -34,6 +34,7 @@ class DataConfig:
     test_subset: int | None = None
     gain: float = 1.0  # rate coding: spike probability per step = gain * pixel intensity
     latency_tau: float = 5.0  # latency coding: RC time constant in steps (snntorch.spikegen.latency)
+    augment_shift: int = 0  # training only: shift each image by up to this many pixels
 
 
 @dataclass
@@ -244,6 +245,7 @@ def _check_values(cfg: RunConfig) -> None:
     d, m, t = cfg.data, cfg.model, cfg.train
     checks = [
         (d.timesteps >= 1, "data.timesteps must be >= 1", d.timesteps),
+        (0 <= d.augment_shift <= 8, "data.augment_shift must be in [0, 8] pixels", d.augment_shift),
         (d.train_subset is None or d.train_subset >= 1, "data.train_subset must be >= 1 or null", d.train_subset),
         (d.test_subset is None or d.test_subset >= 1, "data.test_subset must be >= 1 or null", d.test_subset),
         (0.0 <= m.neuron.alpha < 1.0, "model.neuron.alpha must be in [0, 1)", m.neuron.alpha),

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from snnx.config import RunConfig
 from snnx.data.datasets import ImageSet, load_data
+from snnx.data.augment import random_shift
 from snnx.data.encoders import encode_config
 from snnx.errors import SnnxError
 from snnx.io import write_text
@@ -98,7 +99,9 @@ def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: i
                disable=None if progress else True, dynamic_ncols=True)
     for b, start in enumerate(bar):
         idx = order[start:start + bs]
-        x = encode_config(data.floats(idx).to(device), cfg.data, batch_seed(cfg.train.seed, epoch, b))
+        seed = batch_seed(cfg.train.seed, epoch, b)
+        images = random_shift(data.floats(idx).to(device), cfg.data.augment_shift, seed)
+        x = encode_config(images, cfg.data, seed)
         y = data.labels[idx].to(device)
         out = model(x, record_v=needs_v)
         loss = loss_fn(out, y)
