@@ -21,8 +21,8 @@ import torch
 from tqdm.auto import tqdm
 
 from snnx.config import RunConfig
-from snnx.data.datasets import ImageSet, load_data
 from snnx.data.augment import random_shift
+from snnx.data.datasets import ImageSet, load_data
 from snnx.data.encoders import encode_config
 from snnx.errors import SnnxError
 from snnx.io import write_text
