@@ -10,28 +10,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from snnx.errors import SnnxError
 from snnx.io import read_json, write_json
+from snnx.versions import package_versions
 
 MANIFEST = "manifest.json"
 FORMAT = "snnx-deploy/1"
-PACKAGES = ("snnx", "lava-nc", "lava-dl", "nir", "torch", "numpy", "h5py")
-
-
-def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
-    out = {}
-    for name in packages:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

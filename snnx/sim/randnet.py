@@ -53,20 +53,23 @@ def random_neuron(rng: np.random.Generator, shape: tuple[int, ...], extreme: boo
     return {"du": du, "dv": dv, "vth": vth, "bias": bias}
 
 
+def _dense_layer(
+    rng: np.random.Generator, i: int, n_in: int, n_out: int, extreme: bool, scale: bool = False
+) -> LoihiLayer:
+    weight = random_weight(rng, (n_out, n_in), extreme)
+    extra = {"scale": float(rng.uniform(10, 300))} if scale else {}
+    return LoihiLayer(
+        kind="dense", shape=(n_out,), name=f"dense{i + 1}", weight=weight, **extra,
+        **random_neuron(rng, (n_out,), extreme),
+    )
+
+
 def random_dense_net(rng: np.random.Generator, sizes: list[int], extreme: bool = True) -> LoihiNet:
     """A dense net ``sizes[0] -> sizes[1] -> ...``."""
-    layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
-        layers.append(
-            LoihiLayer(
-                kind="dense",
-                shape=(n_out,),
-                name=f"dense{i + 1}",
-                weight=random_weight(rng, (n_out, n_in), extreme),
-                scale=float(rng.uniform(10, 300)),
-                **random_neuron(rng, (n_out,), extreme),
-            )
-        )
+    layers = [
+        _dense_layer(rng, i, n_in, n_out, extreme, scale=True)
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False))
+    ]
     return LoihiNet(
         input=InputSpec(shape=(sizes[0],), encoding="rate", timesteps=8),
         layers=layers,
@@ -113,15 +116,7 @@ def random_conv_net(
     if dense:
         layers.append(LoihiLayer(kind="flatten", shape=(n_in,), name="flatten"))
     for i, n_out in enumerate(dense):
-        layers.append(
-            LoihiLayer(
-                kind="dense",
-                shape=(n_out,),
-                name=f"dense{i + 1}",
-                weight=random_weight(rng, (n_out, n_in), extreme),
-                **random_neuron(rng, (n_out,), extreme),
-            )
-        )
+        layers.append(_dense_layer(rng, i, n_in, n_out, extreme))
         n_in = n_out
     return LoihiNet(
         input=InputSpec(shape=in_shape, encoding="rate", timesteps=8),

@@ -13,7 +13,6 @@ import csv
 import io
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +29,8 @@ from snnx.train.checkpoint import Checkpoint, load_weights
 from snnx.train.evaluate import batch_seed, evaluate
 from snnx.train.losses import make_loss
 from snnx.train.models import SNN, ModelSpec, build_model, spec_from_config
+from snnx.versions import package_versions
 from snnx.viz.training import plot_training
-
-PACKAGES = ("snnx", "torch", "snntorch", "nir", "nirtorch", "lava-nc", "lava-dl", "numpy")
 
 
 @dataclass
@@ -51,16 +49,6 @@ def select_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SnnxError(f"train.device={name} but no CUDA device is available; use train.device=auto or cpu")
     return torch.device(name)
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def make_optimizer(model: SNN, cfg) -> torch.optim.Optimizer:
