@@ -61,6 +61,8 @@ def summarize(sim, dep, seconds: dict[str, float]) -> dict:
         "fixed_accuracy": get(sim, "fixed_accuracy"),
         "agreement": get(sim, "agreement"),
         "samples": get(sim, "samples"),
+        "backend": get(sim, "backend"),
+        "lava_fast_identical": get(sim, "lava_fast_identical"),
         "energy_per_inference_uJ": get(energy, "energy_per_inference_uJ"),
         "synops_per_inference": get(energy, "synops_per_inference"),
         "cores": get(mapping, "total_cores"),
@@ -81,8 +83,10 @@ def _fmt(value, kind: str) -> str:
 def print_summary(s: dict, out: Path) -> None:
     rows = [
         ("float accuracy", _fmt(s["float_accuracy"], "pct")),
-        (f"fixed-point accuracy (fast sim, {s['samples']} test images)", _fmt(s["fixed_accuracy"], "pct")),
+        (f"fixed-point accuracy ({s['backend']} sim, {s['samples']} test images)", _fmt(s["fixed_accuracy"], "pct")),
         ("float/fixed agreement", _fmt(s["agreement"], "pct")),
+    ] + ([("Lava and fast simulator identical", "yes" if s["lava_fast_identical"] else "NO")]
+         if s["lava_fast_identical"] is not None else []) + [
         ("energy per inference (uJ)", _fmt(s["energy_per_inference_uJ"], "g")),
         ("synaptic ops per inference", _fmt(s["synops_per_inference"], "int")),
         ("Loihi 2 cores", _fmt(s["cores"], "int")),
