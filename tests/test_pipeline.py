@@ -26,3 +26,15 @@ def test_run_produces_every_artifact(mnist_dir: Path, tmp_path: Path, capsys: py
     summary = read_json(run / "summary.json")
     assert summary["fixed_accuracy"] == sim["fixed_accuracy"]
     assert set(summary["seconds"]) == {"train", "export", "sim", "deploy", "report"}
+
+
+def test_latency_coding_end_to_end(mnist_dir: Path, tmp_path: Path) -> None:
+    """Temporal (first-spike) input through every stage: the deployed net keeps the float accuracy."""
+    run = tmp_path / "lat"
+    assert main(["run", "-o", str(run), "--data-dir", str(mnist_dir), *SMALL, "--set", "data.encoding=latency",
+                 "--set", "train.epochs=3", "--set", "train.lr=1e-2"]) == 0
+    sim = read_json(run / "sim.json")
+    assert sim["encoding"] == "latency" and sim["float_accuracy"] > 0.75  # chance is 0.1
+    assert sim["agreement"] > 0.97
+    manifest = read_json(run / "deploy" / "loihi2" / "manifest.json")
+    assert manifest["input"]["encoding"] == "latency"
