@@ -6,9 +6,8 @@ compare on the same encoded test images (the seeds ``snnx sim`` uses):
 
 * float: the checkpoint's model (its own effective weights; QAT-rounded for the QAT run);
 * fixed (fast sim): the exported model.net in ``snnx.sim.fast``, bit-exact with Lava;
-* fixed (int ref): the same integers with the float model's time convention
-  (``snnx.export.intref``; differs from Lava only in when a biased layer starts, see
-  /work/notes/sim-semantics.md), which isolates the cost of quantization itself.
+* fixed (int ref): the same integers in a plain step-by-step integer reference
+  (``snnx.export.intref``), an independent check of the fast simulator.
 
 Target (issue 3): with QAT the fixed-point accuracy is within 0.1 points of float.
 
@@ -114,10 +113,10 @@ def main() -> None:
     rows = [
         ("float model (trained without QAT)", a["float"]),
         ("  quantized, no QAT: fixed point (fast sim = Lava)", a["fast"]),
-        ("  quantized, no QAT: fixed point (int ref, float timing)", a["intref"]),
+        ("  quantized, no QAT: fixed point (int ref)", a["intref"]),
         ("float model (trained with QAT)", q["float"]),
         ("  quantized, QAT: fixed point (fast sim = Lava)", q["fast"]),
-        ("  quantized, QAT: fixed point (int ref, float timing)", q["intref"]),
+        ("  quantized, QAT: fixed point (int ref)", q["intref"]),
     ]
     n = results["qat"]["samples"]
     print(f"\nMNIST test accuracy, {n} images ({results['qat']['model']}, {results['qat']['encoding']}, "
