@@ -118,7 +118,7 @@ def speed(data_dir: str, out: Path) -> dict:
     t0 = time.perf_counter()
     res = train(cfg, out / "speed_snnx", progress=False)
     secs = time.perf_counter() - t0 - 0.0
-    train_secs = float(res.rows[-1]["seconds"])  # epoch time incl. its test evaluation
+    train_secs = float(res.rows[-1]["train_seconds"])  # the training pass alone, as timed for the tutorial
     n = 60000
     ours = {"samples": n, "train_seconds": round(train_secs, 2), "samples_per_s": round(n / train_secs, 1),
             "test_accuracy": res.best_test_acc, "wall_seconds": round(secs, 1), "settings": sets}
@@ -130,7 +130,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only", default="fc,conv,speed")
     ap.add_argument("--fc-epochs", type=int, default=10)
-    ap.add_argument("--conv-epochs", type=int, default=15)
+    ap.add_argument("--conv-epochs", type=int, default=24)
     ap.add_argument("--out", type=Path, default=Path("runs/bench"))
     args = ap.parse_args()
     data_dir = os.environ.get("SNNX_DATA_DIR", "data")

@@ -180,17 +180,19 @@ class SpikingLayer(nn.Module):
         th = fp.fake_quantize_value(torch.tensor(self.threshold, device=w.device), scale, 1, fp.VTH_MAX)
         return LayerParams(w_q, b_q, th, fp.effective_alpha(self.alpha), fp.effective_beta(self.beta))
 
-    def synapse_current(self, x: torch.Tensor, p: LayerParams, steps: int) -> torch.Tensor:
-        """W·x for every step at once, delayed by one step (Lava's synapse latency).
+    def synapse_current(self, x: torch.Tensor, p: LayerParams, steps: int, hold: int = 0) -> torch.Tensor:
+        """W·x for the steps the neuron runs, ``hold`` .. ``steps`` - 1, with one step of delay.
 
-        ``x`` has T_in <= ``steps`` steps; the result has ``steps`` steps: zero at step 1,
-        then W·x[t-1], then zeros once the input has ended. A time axis with stride 0 (a
-        direct-encoded image repeated every step) is multiplied once and broadcast.
+        Step t receives W·x[t-1] (Lava's synapse latency; step 0 gets zero). The result may be
+        shorter than ``steps`` - ``hold``: steps after the input has ended get no current. A time
+        axis with stride 0 (a direct-encoded image repeated every step) is multiplied once.
         """
-        constant = x.stride(0) == 0 and x.shape[0] > 1
-        src = x[:1] if constant else x
-        t_in, batch = src.shape[:2]
-        flat = src.reshape(t_in * batch, *src.shape[2:])
+        lead = 1 if hold == 0 else 0  # the delay slot of step 0
+        src = x[max(hold - 1, 0) : steps - 1]
+        constant = src.stride(0) == 0 and src.shape[0] > 1
+        one = src[:1] if constant else src
+        t_in, batch = one.shape[:2]
+        flat = one.reshape(t_in * batch, *one.shape[2:])
         if self.spec.flatten_before:
             flat = flat.reshape(t_in * batch, -1)
         if self.spec.kind == "dense":
@@ -199,35 +201,34 @@ class SpikingLayer(nn.Module):
             cur = F.conv2d(flat, p.weight, None, self.spec.stride, self.spec.padding)
         cur = cur.reshape(t_in, batch, *cur.shape[1:])
         if constant:
-            cur = cur.expand(x.shape[0], *cur.shape[1:])
-        parts = [torch.zeros_like(cur[:1]), cur[: steps - 1]]
-        tail = steps - 1 - min(cur.shape[0], steps - 1)
-        if tail:
-            parts.append(torch.zeros(tail, *cur.shape[1:], dtype=cur.dtype, device=cur.device))
-        return torch.cat(parts, dim=0)
+            cur = cur.expand(src.shape[0], *cur.shape[1:])
+        if lead:
+            cur = torch.cat([torch.zeros_like(cur[:1]), cur], dim=0)
+        return cur
 
     def forward(self, x: torch.Tensor, steps: int, record_v: bool = False,
                 extra: torch.Tensor | None = None, hold: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Spikes (and membranes) of this layer over ``steps`` steps for input ``x``.
 
-        ``extra`` is an additional (already delayed) input current, e.g. a two-layer skip.
-        ``hold``: the first ``hold`` steps are held at zero state, no bias and no spikes. Lava's
-        netx resets layer l when a sample's first input reaches it (step l + 1), so a bias
-        integrated before that is lost on the chip; holding makes float and fixed point agree.
+        ``extra`` is an additional (already delayed, ``steps`` long) input current, e.g. a
+        two-layer skip. ``hold``: the first ``hold`` steps are held at zero state, no bias and
+        no spikes. Lava's netx resets layer l when a sample's first input reaches it (step
+        l + 1), so a bias integrated before that is lost on the chip; holding makes float and
+        fixed point agree.
         """
         p = self.params()
-        cur = self.synapse_current(x, p, steps)
-        if extra is not None:
-            cur = cur + extra
-        bias = 0.0 if p.bias is None else p.bias.view(-1, *([1] * (cur.dim() - 3)))
-        spike_fn = stochastic_spike if (self.stochastic and self.training) else self.spike_fn
         hold = min(hold, steps)
-        s, v = cuba_sequence(cur[hold:], p.alpha, p.beta, p.threshold, bias, spike_fn, record_v)
-        if hold:
-            zeros = torch.zeros_like(cur[:hold])
-            s = torch.cat([zeros, s], dim=0)
-            v = torch.cat([zeros, v], dim=0) if v is not None else None
-        return s, v
+        cur = self.synapse_current(x, p, steps, hold)
+        if extra is not None:
+            extra = extra[hold:]
+            n = max(cur.shape[0], extra.shape[0])
+            pad = [torch.zeros_like(cur[:1]).expand(n - cur.shape[0], *cur.shape[1:])]
+            cur = torch.cat([cur, *pad]) + extra if cur.shape[0] < n else cur + extra
+        bias = 0.0 if p.bias is None else p.bias.view(-1, *([1] * (cur.dim() - 3)))
+        stochastic = self.stochastic and self.training
+        spike_fn = stochastic_spike if stochastic else self.spike_fn
+        return cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, spike_fn, record_v,
+                             fused=not stochastic, steps=steps - hold, hold=hold)
 
 
 class _StochasticSpike(torch.autograd.Function):

@@ -131,11 +131,13 @@ def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: b
     for epoch in range(start_epoch, cfg.train.epochs):
         t0 = time.perf_counter()
         loss, train_acc = train_epoch(model, train_set, cfg, opt, sched, epoch, device, progress)
+        t_train = time.perf_counter() - t0
         ev = evaluate(model, test_set, cfg.data, cfg.train.seed, device=device)
         row = {"epoch": epoch + 1, "loss": round(loss, 6), "train_acc": round(train_acc, 6),
                "test_acc": round(ev.accuracy, 6)}
         row.update({f"rate_layer{i + 1}": round(r, 6) for i, r in enumerate(ev.spike_rates)})
-        row.update({"seconds": round(time.perf_counter() - t0, 3), "lr": opt.param_groups[0]["lr"]})
+        row.update({"train_seconds": round(t_train, 3), "seconds": round(time.perf_counter() - t0, 3),
+                    "lr": opt.param_groups[0]["lr"]})
         rows.append(row)
         write_metrics(rows, run_dir / "metrics.csv")
         state = model.state_dict()
