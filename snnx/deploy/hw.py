@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from snnx.errors import SnnxError
+from snnx.export.netx import allow_lava_import
 
 LAVA_LOIHI_MODULE = (
     "lava.magma.compiler.subcompilers.nc.ncproc_compiler"  # shipped by lava-loihi only
@@ -44,7 +45,7 @@ def run_bundle_on_loihi2(
     """
     import numpy as np
 
-    _allow_lava_import()
+    allow_lava_import()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg
     from lava.proc.io.sink import RingBuffer as Sink
@@ -115,15 +116,3 @@ def encoded_test_set(net, config, samples: int, data_dir: Path | None):
         xs.append(fixed_inputs(net, b.spikes))
         ys.append(b.labels)
     return np.concatenate(xs), np.concatenate(ys)
-
-
-def _allow_lava_import() -> None:
-    """Lava calls ``multiprocessing.set_start_method("fork")`` when first imported, which raises
-    once anything in this process (a torch DataLoader in ``snnx run``, say) fixed the start
-    method. Forget the choice so that import succeeds; Lava needs fork anyway."""
-    import multiprocessing as mp
-    import sys
-
-    if "lava.magma.runtime.message_infrastructure.multiprocessing" not in sys.modules:
-        if mp.get_start_method(allow_none=True) is not None:
-            mp.set_start_method(None, force=True)

@@ -371,6 +371,18 @@ def _as_int_array(a: Any, where: str, what: str) -> np.ndarray:
 # ----------------------------------------------------------------------------- Lava
 
 
+def allow_lava_import() -> None:
+    """Lava calls ``multiprocessing.set_start_method("fork")`` when first imported, which raises
+    once anything in this process (a torch DataLoader in ``snnx run``, say) fixed the start
+    method. Forget the choice so that import succeeds; Lava needs fork anyway."""
+    import multiprocessing as mp
+    import sys
+
+    if "lava.magma.runtime.message_infrastructure.multiprocessing" not in sys.modules:
+        if mp.get_start_method(allow_none=True) is not None:
+            mp.set_start_method(None, force=True)
+
+
 def _zero_safe_optimize(original):
     """netx's optimize_weight_bits, except that an all-zero matrix stays zero instead of crashing."""
 
@@ -387,6 +399,7 @@ def _zero_safe_optimize(original):
 
 @contextmanager
 def _netx_zero_safe() -> Iterator[None]:
+    allow_lava_import()
     import lava.lib.dl.netx.hdf5 as hdf5
 
     original = hdf5.optimize_weight_bits
@@ -399,6 +412,7 @@ def _netx_zero_safe() -> Iterator[None]:
 
 def build_lava_network(path: str | Path, **kwargs: Any):
     """``netx.hdf5.Network(path, **kwargs)``, also for files with an all-zero dense layer."""
+    allow_lava_import()
     from lava.lib.dl.netx.hdf5 import Network
 
     with _netx_zero_safe():

@@ -23,7 +23,7 @@ import numpy as np
 
 from snnx.errors import SnnxError
 from snnx.export.loihinet import LoihiNet
-from snnx.export.netx import build_lava_network, read_netx, write_netx
+from snnx.export.netx import allow_lava_import, build_lava_network, read_netx, write_netx
 from snnx.sim.fast import FastRun, check_inputs, is_graded
 
 
@@ -85,6 +85,7 @@ def run_lava(
     workdir: Path | None = None,
 ) -> LavaRun:
     """Simulate ``inputs`` [N, T, *input shape] in Lava, recording every layer with monitors."""
+    allow_lava_import()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.source import RingBuffer
