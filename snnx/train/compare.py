@@ -46,10 +46,12 @@ def compare_command(run: Path, data_dir: Path | None) -> dict:
     profile_name = profile.get("name") if isinstance(profile, dict) else profile
     result = {
         "snn": {"float_accuracy": sim.get("float_accuracy"), "fixed_accuracy": sim.get("fixed_accuracy"),
+                "test_images": sim.get("samples"),
                 "sparsity": snn_sparsity, "synops_per_inference": energy.get("synops_per_inference"),
                 "energy_per_inference_uJ": energy.get("energy_per_inference_uJ"),
                 "parameters": snn_params, "profile": profile_name},
-        "ann": {"accuracy": ann.accuracy, "sparsity": ann.sparsity, "macs_per_inference": ann.macs,
+        "ann": {"accuracy": ann.accuracy, "test_images": len(test_set), "sparsity": ann.sparsity,
+                "macs_per_inference": ann.macs,
                 "energy_fp32_uJ": ann_e["fp32_energy_per_inference_uJ"],
                 "energy_int8_uJ": ann_e["int8_energy_per_inference_uJ"],
                 "parameters": ann.parameters, "train_seconds": round(ann.seconds, 1)},
@@ -77,7 +79,11 @@ def _print(r: dict) -> None:
         ("energy per inference (uJ)", f"{num(s['energy_per_inference_uJ'], '.3g')} ({s['profile']})",
          f"{num(a['energy_fp32_uJ'], '.3g')} FP32 / {num(a['energy_int8_uJ'], '.3g')} int8"),
         ("parameters", num(s["parameters"]), num(a["parameters"])),
+        ("test images", num(s["test_images"]), num(a["test_images"])),
     ]
     print(f"\n{'':28}{'SNN (Loihi)':>40}{'ANN (same layers, ReLU)':>36}")
     for name, x, y in rows:
         print(f"{name:28}{x:>40}{y:>36}")
+    if s["test_images"] is not None and s["test_images"] < a["test_images"]:
+        print(f"note: the SNN figures come from the last `snnx sim` ({s['test_images']:,} test images); "
+              "run `snnx sim RUN` and `snnx deploy RUN` for the whole test set")

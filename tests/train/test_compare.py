@@ -39,6 +39,7 @@ def test_compare_trains_the_ann_twin_and_reports_both_sides(deployed, capsys: py
     energy = read_json(run / "deploy" / "loihi2" / "energy.json")
     assert snn["synops_per_inference"] == energy["synops_per_inference"]
     assert snn["fixed_accuracy"] == read_json(run / "sim.json")["fixed_accuracy"]
+    assert snn["test_images"] == read_json(run / "sim.json")["samples"] and ann["test_images"] > 0
     assert 0.0 < snn["sparsity"] < 1.0 and 0.0 <= ann["sparsity"] < 1.0
     assert "MACs" in out and "synops" in out
 
