@@ -40,7 +40,8 @@ def format_energy(e: dict[str, Any]) -> str:
     lines += [
         f"energy {e['energy_per_inference_uJ']:.4g} uJ = dynamic {e['dynamic_energy_per_inference_uJ']:.4g} + "
         f"static {e['static_energy_per_inference_uJ']:.4g} uJ; latency {e['latency_us']:.0f} us "
-        f"({e['steps_per_inference']} steps x {e['step_time_us']:g} us, assumed); fixed-point accuracy {_pct(e['accuracy'])}",
+        f"({e['steps_per_inference']} steps x {e['step_time_us']:g} us, assumed); fixed-point accuracy {_pct(e['accuracy'])}"
+        f" ({e['samples']:,} test images)",
         f"same network as an ANN: {ann['macs_per_inference']:,} MACs -> FP32 {ann['fp32_energy_per_inference_uJ']:.4g} uJ, "
         f"int8 {ann['int8_energy_per_inference_uJ']:.4g} uJ (45 nm, arithmetic only)",
         "published: "
