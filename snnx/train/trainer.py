@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,20 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg, steps_per_epoch: int):
     if cfg.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.step_size * steps_per_epoch), gamma=cfg.gamma)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
+def stretch_cosine(sched, total_steps: int) -> None:
+    """After ``--resume --set train.epochs=N`` a cosine schedule must end at the new last step:
+    the restored scheduler still holds the old length. Continue on the new curve (closed form)."""
+    if not isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) or sched.T_max == max(1, total_steps):
+        return
+    sched.T_max = max(1, total_steps)
+    t = min(sched.last_epoch, sched.T_max)
+    lrs = [sched.eta_min + (base - sched.eta_min) * (1 + math.cos(math.pi * t / sched.T_max)) / 2
+           for base in sched.base_lrs]
+    for group, lr in zip(sched.optimizer.param_groups, lrs, strict=True):
+        group["lr"] = lr
+    sched._last_lr = lrs
 
 
 def write_metrics(rows: list[dict], path: Path) -> None:
@@ -123,6 +138,7 @@ def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: b
     best, start_epoch = -1.0, 0
     if resume:
         start_epoch, rows, best = _resume(run_dir, spec, model, opt, sched)
+        stretch_cosine(sched, cfg.train.epochs * steps_per_epoch)
         log(f"resuming {run_dir} after epoch {start_epoch}")
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.save(run_dir / "config.yaml", {"versions": package_versions(), "device": str(device),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
 from snnx.cli import main
+from snnx.config import resolve
 from snnx.errors import SnnxError
 from snnx.train import trainer
 from snnx.train.checkpoint import Checkpoint
@@ -65,6 +67,19 @@ def test_resume_after_kill_mid_epoch(synthetic_mnist: Path, tmp_path: Path, monk
     a = Checkpoint.load(tmp_path / "cut" / "last.pt").state_dict
     b = Checkpoint.load(tmp_path / "full" / "last.pt").state_dict
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_with_more_epochs_stretches_the_cosine(synthetic_mnist: Path, tmp_path: Path) -> None:
+    """--resume --set train.epochs=4 after a finished 2-epoch run: the cosine schedule is laid
+    over 4 epochs, so epoch 3 learns (not at lr 0, not climbing back) and the run ends at lr ~ 0."""
+    sets = ["train.epochs=2", "model.hidden=[32]", "train.batch_size=64", "train.schedule=cosine"]
+    train_command(None, tmp_path / "r", sets, synthetic_mnist)
+    train_command(None, tmp_path / "r", ["train.epochs=4"], synthetic_mnist, resume=True)
+    lrs = [float(r["lr"]) for r in _rows(tmp_path / "r")]
+    base = float(resolve(None, []).train.lr)
+    assert len(lrs) == 4 and lrs[1] < 1e-3 * base  # the first run ended its own cosine
+    assert lrs[2] == pytest.approx(base * (1 + math.cos(math.pi * 3 / 4)) / 2, rel=1e-6)
+    assert lrs[3] < 1e-3 * base
 
 
 def test_conv_model_trains_and_saves(synthetic_mnist: Path, tmp_path: Path) -> None:
