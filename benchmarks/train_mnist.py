@@ -130,7 +130,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--only", default="fc,conv,speed")
     ap.add_argument("--fc-epochs", type=int, default=10)
-    ap.add_argument("--conv-epochs", type=int, default=24)
+    ap.add_argument("--conv-epochs", type=int, default=32)
     ap.add_argument("--out", type=Path, default=Path("runs/bench"))
     args = ap.parse_args()
     data_dir = os.environ.get("SNNX_DATA_DIR", "data")
