@@ -412,8 +412,7 @@ def _netx_zero_safe() -> Iterator[None]:
 
 def build_lava_network(path: str | Path, **kwargs: Any):
     """``netx.hdf5.Network(path, **kwargs)``, also for files with an all-zero dense layer."""
-    allow_lava_import()
-    from lava.lib.dl.netx.hdf5 import Network
-
     with _netx_zero_safe():
+        from lava.lib.dl.netx.hdf5 import Network
+
         return Network(net_config=str(path), **kwargs)

@@ -219,11 +219,9 @@ class SpikingLayer(nn.Module):
         p = self.params()
         hold = min(hold, steps)
         cur = self.synapse_current(x, p, steps, hold)
-        if extra is not None:
+        if extra is not None:  # steps - hold long, cur possibly shorter: pad cur with zeros
             extra = extra[hold:]
-            n = max(cur.shape[0], extra.shape[0])
-            pad = [torch.zeros_like(cur[:1]).expand(n - cur.shape[0], *cur.shape[1:])]
-            cur = torch.cat([cur, *pad]) + extra if cur.shape[0] < n else cur + extra
+            cur = extra + torch.cat([cur, cur.new_zeros(extra.shape[0] - cur.shape[0], *cur.shape[1:])])
         bias = 0.0 if p.bias is None else p.bias.view(-1, *([1] * (cur.dim() - 3)))
         stochastic = self.stochastic and self.training
         spike_fn = stochastic_spike if stochastic else self.spike_fn

@@ -14,7 +14,7 @@ instead of once per module call, which is what makes training fast.
 
 Training goes through :class:`CubaBPTT`: the same recurrence, but forward runs without an
 autograd graph and backward is the hand-written BPTT recursion (one fused op per step) with
-the surrogate derivative taken from snntorch's own spike function over all steps at once.
+the surrogate derivative taken from snntorch's own spike function, a few steps per call.
 Per step that is ~5 tensor ops instead of ~20 autograd nodes; gradients equal the plain
 autograd loop's (tests compare them).
 """

@@ -70,9 +70,10 @@ def make_scheduler(opt: torch.optim.Optimizer, cfg, steps_per_epoch: int):
 def stretch_cosine(sched, total_steps: int) -> None:
     """After ``--resume --set train.epochs=N`` a cosine schedule must end at the new last step:
     the restored scheduler still holds the old length. Continue on the new curve (closed form)."""
-    if not isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) or sched.T_max == max(1, total_steps):
+    total = max(1, total_steps)
+    if not isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR) or sched.T_max == total:
         return
-    sched.T_max = max(1, total_steps)
+    sched.T_max = total
     t = min(sched.last_epoch, sched.T_max)
     lrs = [sched.eta_min + (base - sched.eta_min) * (1 + math.cos(math.pi * t / sched.T_max)) / 2
            for base in sched.base_lrs]
