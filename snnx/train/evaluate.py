@@ -29,16 +29,25 @@ class EvalResult:
     spike_rates: list[float]  # per layer: spikes per neuron per step
 
 
+def _batches(model: SNN, data: ImageSet, data_cfg, seed: int, batch_size: int, device: torch.device | str,
+             epoch: int, shard: tuple[int, int] = (0, 1)):
+    """(index, output) of every ``shard[1]``-th batch from ``shard[0]``, each encoded with its own seed."""
+    rank, world = shard
+    for b, start in enumerate(range(0, len(data), batch_size)):
+        if b % world != rank:
+            continue
+        idx = slice(start, start + batch_size)
+        x = encode_config(data.floats(idx).to(device), data_cfg, batch_seed(seed, epoch, b))
+        yield idx, model(x)
+
+
 @torch.no_grad()
 def evaluate(model: SNN, data: ImageSet, data_cfg, seed: int, batch_size: int = 500,
              device: torch.device | str = "cpu", epoch: int = -1) -> EvalResult:
     model.eval()
     preds, counts = [], []
     spikes = None
-    for b, start in enumerate(range(0, len(data), batch_size)):
-        idx = slice(start, start + batch_size)
-        x = encode_config(data.floats(idx).to(device), data_cfg, batch_seed(seed, epoch, b))
-        out = model(x)
+    for _, out in _batches(model, data, data_cfg, seed, batch_size, device, epoch):
         c = out.counts
         counts.append(c.cpu())
         preds.append(c.argmax(1).cpu())
@@ -47,6 +56,37 @@ def evaluate(model: SNN, data: ImageSet, data_cfg, seed: int, batch_size: int = 
     predictions = torch.cat(preds).numpy()
     steps = data_cfg.timesteps + model.latency
     neurons = np.array([int(np.prod(s.shape[2:])) for s in out.spikes])
-    rates = spikes / (len(data) * steps * neurons)
     acc = float((predictions == data.labels.numpy()).mean())
-    return EvalResult(acc, predictions, torch.cat(counts).numpy(), [float(r) for r in rates])
+    return EvalResult(acc, predictions, torch.cat(counts).numpy(), rates_of(spikes, len(data), steps, neurons))
+
+
+@dataclass(frozen=True)
+class EvalTotals:
+    """Sums over a share of the test batches: what processes add up to the global figures."""
+
+    correct: int
+    samples: int
+    spikes: tuple[float, ...]  # per layer
+    neurons: tuple[int, ...]  # per layer (0 on a share without batches)
+
+
+@torch.no_grad()
+def evaluate_totals(model: SNN, data: ImageSet, data_cfg, seed: int, shard: tuple[int, int] = (0, 1),
+                    batch_size: int = 500, device: torch.device | str = "cpu") -> EvalTotals:
+    """Correct predictions and spike counts of the batches ``b % world == rank`` (``shard``);
+    the same batches, seeds and spikes as :func:`evaluate`, so shards sum to its figures."""
+    model.eval()
+    correct, samples = 0, 0
+    spikes = np.zeros(model.latency)
+    neurons = [0] * model.latency
+    for idx, out in _batches(model, data, data_cfg, seed, batch_size, device, -1, shard):
+        correct += int((out.counts.argmax(1).cpu() == data.labels[idx]).sum())
+        samples += out.counts.shape[0]
+        spikes = spikes + np.array([s.sum().item() for s in out.spikes])
+        neurons = [int(np.prod(s.shape[2:])) for s in out.spikes]
+    return EvalTotals(correct, samples, tuple(float(v) for v in spikes), tuple(neurons))
+
+
+def rates_of(spikes: np.ndarray, samples: int, steps: int, neurons: np.ndarray) -> list[float]:
+    """Spikes per neuron per step, per layer (the figure :func:`evaluate` reports)."""
+    return [float(r) for r in spikes / (samples * steps * neurons)]

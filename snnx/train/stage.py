@@ -20,6 +20,7 @@ def train_command(config: Path | None, out: Path, overrides: list[str], data_dir
     else:
         cfg = resolve(config, overrides)
     result = train(cfg, out, data_dir, resume=resume)
-    print(f"best test accuracy {100 * result.best_test_acc:.2f}% after {result.epochs_done} epoch(s); "
-          f"run folder {out}")
+    if result.rank == 0:  # under torchrun one process reports
+        print(f"best test accuracy {100 * result.best_test_acc:.2f}% after {result.epochs_done} epoch(s); "
+              f"run folder {out}")
     return result

@@ -5,6 +5,10 @@ Writes into the run folder after every epoch (atomically): ``metrics.csv``, ``la
 and ``plots/training.png``. A run killed mid-epoch resumes from the last finished epoch and,
 because shuffling and spike encoding are seeded per (epoch, batch), continues exactly as an
 uninterrupted run would.
+
+Under ``torchrun`` the same loop runs once per device (see :mod:`snnx.train.distributed`):
+the global batch is sharded over the processes, metrics are summed over them, and rank 0
+alone writes the run folder.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from snnx.data.datasets import ImageSet, load_data
 from snnx.data.encoders import encode_config
 from snnx.errors import SnnxError
 from snnx.io import write_text
+from snnx.train import distributed
 from snnx.train.checkpoint import Checkpoint, load_weights
-from snnx.train.evaluate import batch_seed, evaluate
+from snnx.train.evaluate import batch_seed, evaluate_totals, rates_of
 from snnx.train.losses import make_loss
 from snnx.train.models import SNN, ModelSpec, build_model, spec_from_config
 from snnx.versions import package_versions
@@ -41,14 +46,24 @@ class TrainResult:
     epochs_done: int
     rows: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    rank: int = 0  # under torchrun: this process's rank (0 wrote the run folder)
 
 
-def select_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present."""
+def select_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``auto`` picks CUDA when present. Under torchrun (``local_rank`` given) ``auto`` and
+    ``cuda`` mean the GPU of this process's local rank: one process per device."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise SnnxError(f"train.device={name} but no CUDA device is available; use train.device=auto or cpu")
+    if local_rank is not None and name.startswith("cuda"):
+        if name != "cuda":
+            raise SnnxError(f"train.device={name} under torchrun: each process takes the GPU of its local rank; "
+                            "use train.device=auto or cuda")
+        if local_rank >= torch.cuda.device_count():
+            raise SnnxError(f"local rank {local_rank} but only {torch.cuda.device_count()} CUDA device(s) here; "
+                            "start at most one process per GPU (torchrun --nproc_per_node)")
+        return torch.device("cuda", local_rank)
     return torch.device(name)
 
 
@@ -92,8 +107,12 @@ def write_metrics(rows: list[dict], path: Path) -> None:
 
 def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: int, device: torch.device,
                 progress: bool = True) -> tuple[float, float]:
-    """One pass over ``data``; returns (mean loss, train accuracy)."""
+    """One pass over ``data``; returns (mean loss, train accuracy), over all processes.
+
+    ``model`` may be DDP-wrapped: each process then trains on its share of every global batch.
+    """
     model.train()
+    where = distributed.current()
     loss_fn, needs_v = make_loss(cfg.model.loss)
     bs = cfg.train.batch_size
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(batch_seed(cfg.train.seed, epoch, -1)))
@@ -107,24 +126,41 @@ def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: i
         images = random_shift(data.floats(idx).to(device), cfg.data.augment_shift, seed)
         x = encode_config(images, cfg.data, seed)
         y = data.labels[idx].to(device)
+        n, weight = len(idx), 1.0
+        if where.world > 1:  # the whole global batch was encoded; keep this rank's samples
+            x, y, weight, n = distributed.shard_batch(x, y, where)
         out = model(x, record_v=needs_v)
         loss = loss_fn(out, y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * weight if where.world > 1 else loss).backward()
         opt.step()
         sched.step()
-        total_loss += loss.item() * len(idx)
-        correct += int((out.counts.argmax(1) == y).sum())
-        seen += len(idx)
-        bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{correct / seen:.3f}")
+        if n:
+            total_loss += loss.item() * n
+            correct += int((out.counts.argmax(1) == y).sum())
+            seen += n
+        bar.set_postfix(loss=f"{total_loss / max(seen, 1):.3f}", acc=f"{correct / max(seen, 1):.3f}")
+    total_loss, correct, seen = distributed.all_sum([total_loss, correct, seen], device)
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
 
 def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: bool = False,
           progress: bool = True, log=print) -> TrainResult:
     """Train the configured model into ``run_dir``; see the module docstring for outputs."""
-    run_dir = Path(run_dir)
-    device = select_device(cfg.train.device)
+    where = distributed.from_env()
+    device = select_device(cfg.train.device, where.local_rank if where.world > 1 else None)
+    with distributed.process_group(where, device) as where:
+        if not where.main:
+            progress, log = False, _silent
+        return _train(cfg, Path(run_dir), data_dir, resume, progress, log, device, where)
+
+
+def _silent(*_args, **_kwargs) -> None:
+    """The log of ranks other than 0: one process reports."""
+
+
+def _train(cfg: RunConfig, run_dir: Path, data_dir: Path | None, resume: bool, progress: bool, log,
+           device: torch.device, where: distributed.Rank) -> TrainResult:
     np.finfo(np.float32), np.finfo(np.float64)  # computed before flushing, or numpy warns
     torch.set_flush_denormal(True)  # decaying optimizer moments/membranes must not hit slow denormals
     train_set = load_data(cfg.data, True, data_dir)
@@ -141,34 +177,58 @@ def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: b
         start_epoch, rows, best = _resume(run_dir, spec, model, opt, sched)
         stretch_cosine(sched, cfg.train.epochs * steps_per_epoch)
         log(f"resuming {run_dir} after epoch {start_epoch}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.save(run_dir / "config.yaml", {"versions": package_versions(), "device": str(device),
-                                       "seed": cfg.train.seed})
+    net = distributed.wrap(model, device)  # a collective: every rank has passed its checks before rank 0 writes
+    if where.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(run_dir / "config.yaml", {"versions": package_versions(), "device": str(device),
+                                           "seed": cfg.train.seed, "processes": where.world})
     t_run = time.perf_counter()
     for epoch in range(start_epoch, cfg.train.epochs):
         t0 = time.perf_counter()
-        loss, train_acc = train_epoch(model, train_set, cfg, opt, sched, epoch, device, progress)
+        loss, train_acc = train_epoch(net, train_set, cfg, opt, sched, epoch, device, progress)
         t_train = time.perf_counter() - t0
-        ev = evaluate(model, test_set, cfg.data, cfg.train.seed, device=device)
+        acc, rates = _evaluate(model, test_set, cfg, device, where)
         row = {"epoch": epoch + 1, "loss": round(loss, 6), "train_acc": round(train_acc, 6),
-               "test_acc": round(ev.accuracy, 6)}
-        row.update({f"rate_layer{i + 1}": round(r, 6) for i, r in enumerate(ev.spike_rates)})
+               "test_acc": round(acc, 6)}
+        row.update({f"rate_layer{i + 1}": round(r, 6) for i, r in enumerate(rates)})
         row.update({"train_seconds": round(t_train, 3), "seconds": round(time.perf_counter() - t0, 3),
                     "lr": opt.param_groups[0]["lr"]})
         rows.append(row)
-        write_metrics(rows, run_dir / "metrics.csv")
-        state = model.state_dict()
-        if ev.accuracy > best:
-            best = ev.accuracy
-            Checkpoint(spec, state, cfg, epoch + 1, row).save(run_dir / "checkpoint.pt")
-        Checkpoint(spec, state, cfg, epoch + 1, row, opt.state_dict(), sched.state_dict(),
-                   {"rows": rows, "best": best}).save(run_dir / "last.pt")
-        plot_training(rows, run_dir / "plots" / "training.png")
+        improved = acc > best
+        best = max(best, acc)
+        if where.main:
+            _save_epoch(run_dir, rows, spec, model, cfg, opt, sched, best, improved)
         log(f"epoch {epoch + 1}/{cfg.train.epochs}: loss {loss:.4f}  train {100 * train_acc:.2f}%  "
-            f"test {100 * ev.accuracy:.2f}%  ({row['seconds']:.1f} s)")
-    if cfg.train.epochs == 0 and not (run_dir / "checkpoint.pt").exists():
+            f"test {100 * acc:.2f}%  ({row['seconds']:.1f} s)")
+    if where.main and cfg.train.epochs == 0 and not (run_dir / "checkpoint.pt").exists():
         Checkpoint(spec, model.state_dict(), cfg, 0, {}).save(run_dir / "checkpoint.pt")
-    return TrainResult(run_dir, best, len(rows), rows, time.perf_counter() - t_run)
+    distributed.barrier()  # no process returns before rank 0's files are complete
+    return TrainResult(run_dir, best, len(rows), rows, time.perf_counter() - t_run, where.rank)
+
+
+def _evaluate(model: SNN, test_set: ImageSet, cfg: RunConfig, device: torch.device,
+              where: distributed.Rank) -> tuple[float, list[float]]:
+    """Test accuracy and spike rates; under torchrun each rank runs every world-th batch and the
+    sums are reduced, which gives exactly the single-process figures."""
+    tot = evaluate_totals(model, test_set, cfg.data, cfg.train.seed, (where.rank, where.world), device=device)
+    sums = distributed.all_sum([tot.correct, tot.samples, *tot.spikes], device)
+    neurons = distributed.all_sum(tot.neurons, device, op="max")
+    correct, samples, spikes = sums[0], int(sums[1]), np.array(sums[2:])
+    steps = cfg.data.timesteps + model.latency
+    return correct / max(samples, 1), rates_of(spikes, samples, steps, np.array(neurons))
+
+
+def _save_epoch(run_dir: Path, rows: list[dict], spec: ModelSpec, model: SNN, cfg: RunConfig, opt, sched,
+                best: float, improved: bool) -> None:
+    """The files of one finished epoch, each written atomically (rank 0 only)."""
+    row = rows[-1]
+    write_metrics(rows, run_dir / "metrics.csv")
+    state = model.state_dict()
+    if improved:
+        Checkpoint(spec, state, cfg, row["epoch"], row).save(run_dir / "checkpoint.pt")
+    Checkpoint(spec, state, cfg, row["epoch"], row, opt.state_dict(), sched.state_dict(),
+               {"rows": rows, "best": best}).save(run_dir / "last.pt")
+    plot_training(rows, run_dir / "plots" / "training.png")
 
 
 def _resume(run_dir: Path, spec: ModelSpec, model: SNN, opt, sched) -> tuple[int, list[dict], float]:
