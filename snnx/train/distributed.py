@@ -63,6 +63,15 @@ def from_env() -> Rank:
     return Rank(rank, world, local)
 
 
+def writes_run_folder() -> bool:
+    """Whether this process writes the run folder: always, except torchrun's ranks other than 0.
+
+    Known from the environment before any process group exists, so the CLI can decide whether
+    to take the run folder's lock (rank 0 alone takes it; the others would be refused).
+    """
+    return from_env().main
+
+
 def current() -> Rank:
     """This process's rank in the running process group (a single process when there is none)."""
     if dist.is_available() and dist.is_initialized():

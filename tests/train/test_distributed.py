@@ -129,11 +129,11 @@ def test_shard_batch_weights_give_the_global_mean() -> None:
 def test_rank_from_torchrun_environment(monkeypatch) -> None:
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
-    assert distributed.from_env() == Rank(0, 1, 0)
+    assert distributed.from_env() == Rank(0, 1, 0) and distributed.writes_run_folder()
     monkeypatch.setenv("RANK", "3")
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("LOCAL_RANK", "1")
-    assert distributed.from_env() == Rank(3, 4, 1)
+    assert distributed.from_env() == Rank(3, 4, 1) and not distributed.writes_run_folder()
     monkeypatch.setenv("RANK", "4")
     with pytest.raises(SnnxError, match="inconsistent"):
         distributed.from_env()
