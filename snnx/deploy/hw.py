@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from snnx.errors import SnnxError
-from snnx.export.netx import allow_lava_import
+from snnx.loihi.netx import read_netx
+from snnx.sim.lava_build import allow_lava_import
 
 LAVA_LOIHI_MODULE = (
     "lava.magma.compiler.subcompilers.nc.ncproc_compiler"  # shipped by lava-loihi only
@@ -52,13 +53,12 @@ def run_bundle_on_loihi2(
     from lava.proc.io.source import RingBuffer as Source
 
     from snnx.deploy.manifest import verify_bundle
-    from snnx.export.loihinet import LoihiNet
-    from snnx.export.netx import build_lava_network
     from snnx.sim.fast import predictions, readout_counts
     from snnx.sim.lava_backend import cut_samples, input_schedule, lava_inputs
+    from snnx.sim.lava_build import build_lava_network
 
     manifest = verify_bundle(bundle)
-    net = LoihiNet.load(bundle / manifest.model)
+    net = read_netx(bundle / manifest.model)
     x, y = encoded_test_set(net, config, samples, data_dir)
     n, steps, interval = len(x), manifest.steps_per_sample, manifest.reset_interval
     total = (n - 1) * interval + steps

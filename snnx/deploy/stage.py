@@ -30,9 +30,10 @@ from snnx.deploy.manifest import Manifest, next_power_of_two, verify_bundle
 from snnx.deploy.mapping import core_map, format_core_map
 from snnx.deploy.report import format_energy, plot_energy, write_markdown
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
 from snnx.io import read_json, write_json
-from snnx.sim.activity import layer_name
+from snnx.loihi.naming import layer_name
+from snnx.loihi.net import LoihiNet
+from snnx.loihi.netx import read_netx
 from snnx.sim.result import SimResult
 
 TARGETS = {"loihi2": "model.net", "nir": "model.nir"}
@@ -101,7 +102,7 @@ def deploy_command(
     model_path = run / TARGETS[target]
     if not model_path.is_file():
         raise SnnxError(f"{model_path} not found; run `snnx export {run}` first")
-    net = LoihiNet.load(net_path)
+    net = read_netx(net_path)
     config = _load_config(run)
     if run_hw and config is None:
         raise SnnxError(

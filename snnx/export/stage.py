@@ -16,10 +16,10 @@ from pathlib import Path
 from snnx.config import ExportConfig, RunConfig
 from snnx.errors import SnnxError
 from snnx.export.from_nir import DT_DEFAULT, graph_to_float, read_graph
-from snnx.export.loihinet import LoihiNet
-from snnx.export.netx import write_netx
 from snnx.export.quantize import QuantReport, quantize
 from snnx.io import atomic_path, write_json
+from snnx.loihi.net import LoihiNet
+from snnx.loihi.netx import read_netx, write_netx
 
 
 def export_command(
@@ -73,7 +73,7 @@ def export_command(
             fnet.timesteps = timesteps
         net, report = quantize(fnet, rule, pct, graded=graded or fnet.encoding == "direct")
         write_netx(net, net_tmp)
-        LoihiNet.load(net_tmp)  # what we wrote must read back
+        read_netx(net_tmp)  # what we wrote must read back
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))
     print(format_table(report, dest))
     return net

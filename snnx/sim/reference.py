@@ -13,7 +13,8 @@ import torch
 from snnx.data.datasets import ImageSet
 from snnx.data.encoders import encode, is_binary
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
+from snnx.loihi.naming import layer_name
+from snnx.loihi.net import LoihiNet
 
 ENCODE_BATCH = 500  # fixed, so the spikes do not depend on the backend or its batch size
 
@@ -89,7 +90,7 @@ class FloatReference:
         self.spec = ck.spec
         self.config = ck.config
         self.model = ck.build_model()
-        self.layer_names = [f"{layer.kind}{i + 1}" for i, layer in enumerate(ck.spec.layers)]
+        self.layer_names = [layer_name(layer, i) for i, layer in enumerate(ck.spec.layers)]
 
     def run(self, spikes: torch.Tensor) -> FloatBatch:
         x = spikes.reshape(spikes.shape[0], spikes.shape[1], *self.spec.input_shape).float()

@@ -19,8 +19,10 @@ import torch
 
 from snnx.data.encoders import is_binary
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
 from snnx.io import atomic_path
+from snnx.loihi.naming import layer_name
+from snnx.loihi.net import LoihiNet
+from snnx.loihi.netx import read_netx
 from snnx.sim.fast import FastRun, Stream, predictions, readout_counts
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
 from snnx.sim.result import BACKENDS, SimResult
@@ -63,7 +65,7 @@ def sim_command(
     net_path = run / "model.net"
     if not net_path.is_file():
         raise SnnxError(f"{net_path} not found; run `snnx export {run}` first")
-    net = LoihiNet.load(net_path)
+    net = read_netx(net_path)
     config = _load_config(run)
     backend = backend or (config.sim.backend if config else "fast")
     if backend not in BACKENDS:
@@ -96,7 +98,7 @@ def sim_command(
     float_pred = predictions(np.concatenate(float_counts)) if float_counts else None
     y = np.concatenate(labels) if labels else None
     activity = [_as_dict(a) for a in outcome.activity]
-    names = [_layer_name(layer, i) for i, layer in enumerate(net.synapse_layers)]
+    names = [layer_name(layer, i) for i, layer in enumerate(net.synapse_layers)]
     result = SimResult(
         backend=backend,
         samples=n,
@@ -324,7 +326,7 @@ def first_difference(fast: list[np.ndarray], lava: list[np.ndarray], net: LoihiN
             sample = int(np.argmax(per_step[:, step]))
             return {
                 "layer": i + 1,
-                "name": _layer_name(net.synapse_layers[i], i),
+                "name": layer_name(net.synapse_layers[i], i),
                 "step": step,
                 "sample": sample,
             }
@@ -348,10 +350,6 @@ def _as_dict(activity) -> dict:
     if hasattr(activity, "to_dict"):
         return activity.to_dict()
     return dict(activity)
-
-
-def _layer_name(layer, i: int) -> str:
-    return layer.name or f"{layer.kind}{i + 1}"
 
 
 def _accuracy(pred: np.ndarray | None, labels: np.ndarray | None) -> float | None:

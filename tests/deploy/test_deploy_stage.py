@@ -13,7 +13,7 @@ import pytest
 from snnx.deploy.manifest import verify_bundle
 from snnx.deploy.stage import DeployReport, deploy_command
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
+from snnx.loihi.netx import read_netx
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_manifest_describes_inputs_and_is_verified(run):
     deploy(run)
     bundle = run / "deploy" / "loihi2"
     m = verify_bundle(bundle)
-    net = LoihiNet.load(bundle / "model.net")
+    net = read_netx(bundle / "model.net")
     assert m.input["shape"] == list(net.input.shape) and m.input["encoding"] == "rate"
     assert m.timesteps == 25 and m.steps_per_sample == 25 + net.num_synapse_layers
     assert m.reset_interval == 32 and m.output["readout_window"] == [3, 27]
@@ -223,7 +223,7 @@ def test_hardware_run_path_in_lava_simulator_equals_fast_sim(run, mnist_dir):
         result = run_bundle_on_loihi2(
             bundle, config, 24, mnist_dir, Loihi2SimCfg(select_tag="fixed_pt")
         )
-    net = LoihiNet.load(bundle / "model.net")
+    net = read_netx(bundle / "model.net")
     x, y = encoded_test_set(net, config, 24, mnist_dir)
     assert result["reset_interval"] == 32
     assert result["predictions"] == simulate(net, x).predictions.tolist()

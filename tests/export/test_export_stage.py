@@ -11,9 +11,10 @@ import torch
 from export_helpers import make_config, make_model, save_run
 
 from snnx.cli import main
-from snnx.export.loihinet import LoihiNet
-from snnx.export.netx import build_lava_network
 from snnx.export.stage import export_command
+from snnx.loihi.net import LoihiNet
+from snnx.loihi.netx import read_netx
+from snnx.sim.lava_build import build_lava_network
 from snnx.train.checkpoint import Checkpoint
 
 
@@ -34,7 +35,7 @@ def test_export_writes_nir_netx_and_quant_json(make_run, kind, capsys):
     net = export_command(run, "loihi", None, None, None, None, None)
     assert net.synapse_layers[0].name in capsys.readouterr().out  # the per-layer table
     # the netx file reads back into the same LoihiNet, array for array
-    _assert_same(net, LoihiNet.load(run / "model.net"))
+    _assert_same(net, read_netx(run / "model.net"))
     # the QAT integers are the checkpoint's own: weights = round(W_q * k) exactly
     model = Checkpoint.load(run / "checkpoint.pt").build_model()
     for q, layer in zip(net.synapse_layers, model.layers, strict=True):
@@ -77,7 +78,7 @@ def test_export_then_sim_agrees_for_bias_free_fc(make_run, tmp_path):
     x = (torch.rand(20, 50, 1, 28, 28, generator=torch.Generator().manual_seed(0)) < 0.2).float()
     with torch.no_grad():
         want = model(x).counts.numpy()
-    got = simulate(LoihiNet.load(run / "model.net"), x.permute(1, 0, 2, 3, 4).numpy() > 0).counts
+    got = simulate(read_netx(run / "model.net"), x.permute(1, 0, 2, 3, 4).numpy() > 0).counts
     assert want.sum() > 0 and np.mean((want == got).all(1)) >= 0.95
 
 

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from snnx.errors import SnnxError
-from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
-from snnx.sim.activity import ActivityAccumulator, LayerActivity, fan_out
+from snnx.loihi.accounting import fan_out
+from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
+from snnx.sim.activity import ActivityAccumulator, LayerActivity
 from snnx.sim.fast import simulate
 from snnx.sim.randnet import random_conv_net, random_inputs
 

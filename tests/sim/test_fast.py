@@ -6,17 +6,10 @@ import numpy as np
 import pytest
 
 from snnx.errors import SnnxError
-from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
-from snnx.sim.fast import (
-    CubaParams,
-    FastSimulator,
-    _Dense,
-    _Lif,
-    cuba_step,
-    lava_dense_weight,
-    predictions,
-    simulate,
-)
+from snnx.loihi.cuba import CubaParams, cuba_step
+from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
+from snnx.loihi.weights import lava_dense_weight
+from snnx.sim.fast import FastSimulator, _Dense, _Lif, predictions, simulate
 from snnx.sim.randnet import random_dense_net, random_inputs
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from snnx.errors import SnnxError
-from snnx.export.netx import write_netx
+from snnx.loihi.netx import write_netx
 from snnx.sim.fast import simulate
 from snnx.sim.randnet import random_dense_net, random_inputs
 from snnx.sim.result import SimResult
@@ -22,8 +23,8 @@ def foreign_run(tmp_path: Path):
     """A folder holding only a model.net (as if written by another tool) and a spike file."""
     rng = np.random.default_rng(11)
     net = random_dense_net(rng, [30, 16, 5], extreme=False)
-    for layer in net.layers:
-        layer.vth = 60  # spiking enough to make the comparison meaningful
+    # spiking enough to make the comparison meaningful
+    net = replace(net, layers=[replace(layer, vth=60) for layer in net.layers])
     run = tmp_path / "run"
     write_netx(net, run / "model.net")
     x = random_inputs(rng, net, 12, 6, rate=0.4)
@@ -93,7 +94,7 @@ def test_errors_leave_nothing_written(foreign_run, tmp_path):
     with pytest.raises(SnnxError, match="expected"):
         sim_command(run, "fast", None, tmp_path / "bad.npy", None, None)
     with pytest.raises(SnnxError, match="--input"):  # no config, a model.net without an encoding
-        net.input.encoding = "spikes"
+        net = replace(net, input=replace(net.input, encoding="spikes"))
         write_netx(net, run / "model.net")
         sim_command(run, "fast", None, None, None, None)
     assert not (run / "sim.json").exists()

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,7 @@ def test_fixed_membranes_in_float_units_equal_the_float_ones(tiny_run: Path, mni
     models = load_run_models(tiny_run)
     for layer in models.model.layers:
         layer.synapse.bias.data.zero_()
-    for layer in models.net.synapse_layers:
-        layer.bias = None
+    models.net = replace(models.net, layers=[replace(layer, bias=None) for layer in models.net.layers])
     images = load_split("mnist", train=False, data_dir=mnist_dir, subset=8).floats(slice(None))
     x = encode_images(models, images, seed=1)
     fl, fx = float_trace(models.model, x), fixed_trace(models.net, x)
