@@ -21,6 +21,7 @@ from snnx.errors import SnnxError
 from snnx.loihi.grid import effective_alpha, effective_beta
 from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, VTH_MAX
 from snnx.train.neurons import cuba_sequence, make_spike_fn
+from snnx.train.output import SNNOutput
 from snnx.train.qat import fake_quantize_value, fake_quantize_weight
 
 
@@ -250,24 +251,6 @@ def stochastic_spike(x: torch.Tensor) -> torch.Tensor:
     """Used for the output layer during training when model.stochastic_output is on; evaluation
     and deployment keep the deterministic threshold, so the chip's behaviour is unchanged."""
     return _StochasticSpike.apply(x)
-
-
-@dataclass
-class SNNOutput:
-    """Spikes (and membranes, if recorded) of every layer over all S = T + L steps."""
-
-    spikes: list[torch.Tensor]
-    membranes: list[torch.Tensor] | None
-    latency: int  # L
-
-    @property
-    def readout(self) -> torch.Tensor:
-        """Output spikes of the readout window (steps L+1..T+L): [T, B, classes]."""
-        return self.spikes[-1][self.latency:]
-
-    @property
-    def counts(self) -> torch.Tensor:
-        return self.readout.sum(0)
 
 
 class SNN(nn.Module):
