@@ -56,6 +56,7 @@ def run_bundle_on_loihi2(
     from snnx.sim.fast import predictions, readout_counts
     from snnx.sim.lava_backend import cut_samples, input_schedule, lava_inputs
     from snnx.sim.lava_build import build_lava_network
+    from snnx.sim.reference import encoded_test_set
 
     manifest = verify_bundle(bundle)
     net = read_netx(bundle / manifest.model)
@@ -94,25 +95,3 @@ def run_bundle_on_loihi2(
     }
     print(f"Loihi 2 ({result['run_cfg']}): {n} samples, accuracy {100 * result['accuracy']:.2f} %")
     return result
-
-
-def encoded_test_set(net, config, samples: int, data_dir: Path | None):
-    """The first ``samples`` test images encoded exactly as ``snnx sim`` encodes them: (x, labels)."""
-    import numpy as np
-
-    from snnx.data.datasets import load_split
-    from snnx.sim.reference import encoded_batches, fixed_inputs
-
-    if config is None:
-        raise SnnxError(
-            "--run needs the run's config.yaml (how images become spikes); re-run `snnx train`"
-        )
-    d = config.data
-    images = load_split(d.dataset, False, data_dir or d.dir)
-    xs, ys = [], []
-    for b in encoded_batches(
-        images, samples, d.encoding, d.timesteps, config.train.seed, d.gain, d.latency_tau
-    ):
-        xs.append(fixed_inputs(net, b.spikes))
-        ys.append(b.labels)
-    return np.concatenate(xs), np.concatenate(ys)

@@ -2,7 +2,7 @@
 
 Every integer simulation in snnx calls this: the fast simulator's exact fallback
 (:mod:`snnx.sim.fast`), the plain integer reference (:mod:`snnx.export.intref`) and the
-membrane traces (:mod:`snnx.viz.trace` via :func:`pre_reset_voltage`). The fast simulator's
+membrane traces (:mod:`snnx.sim.trace` via :func:`pre_reset_voltage`). The fast simulator's
 float64 path is the same arithmetic, used only where bounds prove it equal.
 
 ``du = -1`` (netx ``iDecay = 0``) is accepted: Lava's decay constant ``du + 1`` is then 0, so

@@ -35,7 +35,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from snnx.errors import SnnxError
-from snnx.viz.trace import (
+from snnx.sim.trace import (
     RunModels,
     Trace,
     encode_images,

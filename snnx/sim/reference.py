@@ -19,9 +19,10 @@ from snnx.loihi.net import LoihiNet
 ENCODE_BATCH = 500  # fixed, so the spikes do not depend on the backend or its batch size
 
 
-def batch_seed(train_seed: int, batch_index: int) -> int:
-    """Seed of one encoded batch: the run's seed and the batch index (the first N images always
-    get the same spikes, whatever N)."""
+def encoding_seed(train_seed: int, batch_index: int) -> int:
+    """Seed of one encoded batch of the test set: the run's seed and the batch index (the first
+    N images always get the same spikes, whatever N). Training batches use their own rule,
+    :func:`snnx.train.evaluate.batch_seed`, which also depends on the epoch."""
     return 1_000_003 * (int(train_seed) + 1) + int(batch_index)
 
 
@@ -48,7 +49,7 @@ def encoded_batches(
             images.floats(sl),
             encoding,
             timesteps,
-            seed=batch_seed(train_seed, b),
+            seed=encoding_seed(train_seed, b),
             gain=gain,
             latency_tau=latency_tau,
         )
@@ -98,3 +99,26 @@ class FloatReference:
             out = self.model(x)
         counts = out.counts.reshape(out.counts.shape[0], -1).cpu().numpy().astype(np.int64)
         return FloatBatch(counts, [float(s.sum()) for s in out.spikes])
+
+
+def encoded_test_set(
+    net: LoihiNet, config, samples: int, data_dir: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``samples`` test images as integer inputs [N, T, *input], exactly as ``snnx sim``
+    encodes them (:func:`encoded_batches` + :func:`fixed_inputs`), and their labels."""
+    from snnx.data.datasets import load_split
+
+    if config is None:
+        raise SnnxError(
+            "--run needs the run's config.yaml (how images become spikes); re-run `snnx train`"
+        )
+    d = config.data
+    images = load_split(d.dataset, False, data_dir or d.dir)
+    xs, ys = [], []
+    for b in encoded_batches(
+        images, samples, d.encoding, d.timesteps, config.train.seed, d.gain, d.latency_tau
+    ):
+        xs.append(fixed_inputs(net, b.spikes))
+        ys.append(b.labels)
+    return np.concatenate(xs), np.concatenate(ys)
+

@@ -17,14 +17,14 @@ import torch
 
 from snnx.errors import SnnxError
 from snnx.io import read_json
-from snnx.viz import figures
-from snnx.viz.trace import (
+from snnx.sim.trace import (
     RunModels,
     Trace,
     fixed_trace,
     float_trace,
     load_run_models,
 )
+from snnx.viz import figures
 
 # the later stages' JSON outputs a report shows, relative to the run folder
 JSON_FILES = {"quant": "quant.json", "sim": "sim.json", "energy": "deploy/loihi2/energy.json",

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from snnx.io import write_text
+from snnx.sim.trace import Trace
 from snnx.viz.plots import JSON_FILES, ReportData, make_plots
-from snnx.viz.trace import Trace
 
 HERE = Path(__file__).parent
 JSON_SECTIONS = (("quant", "Quantization", "snnx export"), ("sim", "Simulation", "snnx sim"),

@@ -214,8 +214,9 @@ def test_hardware_run_path_in_lava_simulator_equals_fast_sim(run, mnist_dir):
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from snnx.config import RunConfig
-    from snnx.deploy.hw import encoded_test_set, run_bundle_on_loihi2
+    from snnx.deploy.hw import run_bundle_on_loihi2
     from snnx.sim.fast import simulate
+    from snnx.sim.reference import encoded_test_set
 
     deploy(run)
     bundle, config = run / "deploy" / "loihi2", RunConfig.load(run / "config.yaml")

@@ -16,7 +16,7 @@ from snnx.cli import main
 from snnx.data.datasets import load_split
 from snnx.errors import SnnxError
 from snnx.sim.predict import image_side, predict_command, prepare_image
-from snnx.viz.trace import encode_images, float_trace, load_run_models
+from snnx.sim.trace import encode_images, float_trace, load_run_models
 
 
 @pytest.fixture(scope="session")

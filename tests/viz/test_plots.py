@@ -15,10 +15,10 @@ from PIL import Image
 
 from snnx.data.datasets import load_split
 from snnx.errors import SnnxError
+from snnx.sim.trace import encode_images, fixed_trace, float_trace, load_run_models
 from snnx.viz import figures
 from snnx.viz.plots import energy_per_layer, gather, make_plots, weight_pairs
 from snnx.viz.report import json_table, report_command, viewer_data
-from snnx.viz.trace import encode_images, fixed_trace, float_trace, load_run_models
 
 ALL_PLOTS = {"input_raster", "rasters", "membranes", "weights", "training", "layer_spikes", "confusion"}
 
