@@ -24,7 +24,9 @@ def test_conv_fan_out_is_border_aware():
     assert fan_out(strided, (1, 3, 3))[0].tolist() == [[1, 2, 1], [2, 4, 2], [1, 2, 1]]
 
 
-@pytest.mark.parametrize("stride,padding,dilation,groups", [(1, 1, 1, 1), (2, 1, 1, 2), (2, 0, 2, 1), (3, 2, 1, 4)])
+@pytest.mark.parametrize(
+    "stride,padding,dilation,groups", [(1, 1, 1, 1), (2, 1, 1, 2), (2, 0, 2, 1), (3, 2, 1, 4)]
+)
 def test_conv_fan_out_equals_torch_gradient(stride, padding, dilation, groups):
     """d(sum of conv(x, nonzero mask))/dx is the number of synapses leaving each input: an independent count."""
     rng = np.random.default_rng(stride + 10 * padding + 100 * groups)
@@ -32,11 +34,21 @@ def test_conv_fan_out_equals_torch_gradient(stride, padding, dilation, groups):
     w = rng.integers(-3, 4, size=(c_out, c_in // groups, k, k)) * 2
     x = torch.zeros(1, c_in, 9, 11, dtype=torch.float64, requires_grad=True)
     y = torch.nn.functional.conv2d(
-        x, torch.from_numpy((w != 0).astype(np.float64)), stride=stride, padding=padding, dilation=dilation, groups=groups
+        x,
+        torch.from_numpy((w != 0).astype(np.float64)),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
     )
     y.sum().backward()
     layer = LoihiLayer(
-        "conv", tuple(y.shape[1:]), weight=w, stride=(stride,) * 2, padding=(padding,) * 2,
-        dilation=(dilation,) * 2, groups=groups,
+        "conv",
+        tuple(y.shape[1:]),
+        weight=w,
+        stride=(stride,) * 2,
+        padding=(padding,) * 2,
+        dilation=(dilation,) * 2,
+        groups=groups,
     )
     assert np.array_equal(fan_out(layer, (c_in, 9, 11)), x.grad[0].numpy().astype(np.int64))
