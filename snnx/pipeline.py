@@ -1,7 +1,7 @@
 """``snnx run``: train -> export -> sim -> deploy -> report in one go, ending in one summary table.
 
-Each stage is called through the same function its own command uses and talks to the next
-only through the run folder, so ``snnx run`` proves the stages compose exactly as a user
+Each stage is called through the public API function its own command uses (snnx.api) and
+talks to the next only through the run folder, so ``snnx run`` proves the stages compose exactly as a user
 running them one by one would.
 """
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from snnx.config import resolve
 from snnx.io import write_json
+from snnx.run import RunFolder, stamp
 
 
 @dataclass
@@ -28,22 +29,19 @@ class StageTimes:
 
 
 def run_command(config: Path | None, out: Path, overrides: list[str], data_dir: Path | None) -> dict:
-    from snnx.deploy.stage import deploy_command
-    from snnx.export.stage import export_command
-    from snnx.sim.stage import sim_command
-    from snnx.train.stage import train_command
-    from snnx.viz.report import report_command
+    from snnx import api
 
     cfg = resolve(config, overrides)  # validate before any stage starts
     times = StageTimes()
     overrides = list(overrides)
-    times.timed("train", train_command, config, out, overrides, data_dir)
-    times.timed("export", export_command, out, cfg.export.target, None, None, None, None, None)
-    sim = times.timed("sim", sim_command, out, cfg.sim.backend, cfg.sim.samples, None, None, data_dir)
-    dep = times.timed("deploy", deploy_command, out, cfg.deploy.target, False, None, data_dir)
-    times.timed("report", report_command, out, data_dir)
+    times.timed("train", api.train, out, config=config, overrides=overrides, data_dir=data_dir)
+    times.timed("export", api.export, out, target=cfg.export.target)
+    sim = times.timed("sim", api.simulate, out, backend=cfg.sim.backend, samples=cfg.sim.samples,
+                      data_dir=data_dir)
+    dep = times.timed("deploy", api.deploy, out, target=cfg.deploy.target, data_dir=data_dir)
+    times.timed("report", api.report, out, data_dir=data_dir)
     summary = summarize(sim, dep, times.seconds)
-    write_json(Path(out) / "summary.json", summary)
+    write_json(RunFolder(out).summary, stamp("summary", summary))
     print_summary(summary, out)
     return summary
 
