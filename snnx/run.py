@@ -22,6 +22,9 @@ from typing import Any
 
 from snnx.errors import SnnxError
 
+# file names inside a deployment bundle (deploy/<target>/), built in a temporary folder first
+ENERGY_JSON, CORE_MAP_JSON, MANIFEST_JSON = "energy.json", "core_map.json", "manifest.json"
+
 # kind of artifact -> (current version, command that writes it; {run} is the run folder)
 SCHEMAS: dict[str, tuple[int, str]] = {
     "quant": (1, "snnx export {run}"),
@@ -232,13 +235,13 @@ class RunFolder:
         return self.root / "deploy" / target
 
     def energy(self, target: str = "loihi2") -> Path:
-        return self.bundle(target) / "energy.json"
+        return self.bundle(target) / ENERGY_JSON
 
     def core_map(self, target: str = "loihi2") -> Path:
-        return self.bundle(target) / "core_map.json"
+        return self.bundle(target) / CORE_MAP_JSON
 
     def manifest(self, target: str = "loihi2") -> Path:
-        return self.bundle(target) / "manifest.json"
+        return self.bundle(target) / MANIFEST_JSON
 
     # ------------------------------------------------------------------ loaders
     def require(self, path: Path, command: str) -> Path:

@@ -15,10 +15,10 @@ from typing import Any
 
 from snnx.errors import SnnxError
 from snnx.io import read_json, write_json
-from snnx.run import _run_of, check_schema, stamp
+from snnx.run import MANIFEST_JSON, _run_of, check_schema, stamp
 from snnx.versions import package_versions
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_JSON
 FORMAT = "snnx-deploy/1"
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()

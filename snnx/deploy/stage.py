@@ -32,17 +32,13 @@ from snnx.deploy.report import format_energy, plot_energy, write_markdown
 from snnx.errors import SnnxError
 from snnx.export.loihinet import LoihiNet
 from snnx.io import write_json
-from snnx.run import RunFolder, read_artifact, stamp
+from snnx.run import CORE_MAP_JSON, ENERGY_JSON, RunFolder, read_artifact, stamp
 from snnx.sim.activity import layer_name
 from snnx.sim.result import SimResult
 
 TARGETS = {"loihi2": "model.net", "nir": "model.nir"}
-CORE_MAP, ENERGY, ENERGY_MD, ENERGY_PNG = (
-    "core_map.json",
-    "energy.json",
-    "energy.md",
-    "energy_layers.png",
-)
+CORE_MAP, ENERGY = CORE_MAP_JSON, ENERGY_JSON  # names from snnx.run, the one place that knows paths
+ENERGY_MD, ENERGY_PNG = "energy.md", "energy_layers.png"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from snnx.data.images import PreparedImage, image_side, prepare_image
+from snnx.run import RunFolder
 from snnx.viz.trace import (
     RunModels,
     Trace,
@@ -64,7 +65,7 @@ def _result(models: RunModels, image: Path, prepared: PreparedImage, seed: int,
     fx_pred, fx_counts = _counts_result(fixed_run)
     notes = list(models.notes)
     if models.model is None:
-        notes.append(f"float: not available, {models.run / 'checkpoint.pt'} is missing")
+        notes.append(f"float: not available, {RunFolder(models.run).checkpoint} is missing")
     for name, counts in (("float", fp_counts), ("fixed point", fx_counts)):
         if counts is not None and max(counts) == 0:
             notes.append(f"{name}: no output spikes at all, so the prediction (class 0) is a tie")

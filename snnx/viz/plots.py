@@ -192,7 +192,7 @@ def make_plots(run: Path, data_dir: Path | None = None, samples: int | None = No
     """Write every plot into RUN/plots/ and return them with the report's data."""
     d = gather(run, data_dir, samples)
     models, run = d.models, Path(run)
-    out = run / "plots"
+    out = RunFolder(run).plots
     fl, fx = d.float_trace, d.fixed_trace
     ref = fl or fx
     no_net = f"run `snnx export {run}` for the fixed-point half"
@@ -220,7 +220,7 @@ def make_plots(run: Path, data_dir: Path | None = None, samples: int | None = No
         "Trained float weights against the deployed integer weights divided by the layer's scale"
         + ("." if quantized is not None else f" (float only: {no_net})."),
         lambda p: figures.plot_weight_histograms(names, weights, quantized, p))
-    metrics = run / "metrics.csv"
+    metrics = RunFolder(run).metrics
     if metrics.exists():
         from snnx.viz.training import plot_training
 

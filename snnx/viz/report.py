@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from snnx.io import write_text
+from snnx.run import RunFolder
 from snnx.viz.plots import JSON_FILES, ReportData, make_plots
 from snnx.viz.trace import Trace
 
@@ -31,7 +32,7 @@ def report_command(run: Path, data_dir: Path | None) -> Path:
     """Write RUN/plots/*.png and RUN/report.html; return the report's path."""
     run = Path(run)
     d = make_plots(run, data_dir)
-    path = write_text(run / "report.html", render(d))
+    path = write_text(RunFolder(run).report, render(d))
     print(f"report: {path} ({len(d.figures)} plots)")
     return path
 
@@ -158,7 +159,7 @@ def summary_cards(d: ReportData) -> str:
 
 
 def _config_text(d: ReportData) -> str:
-    path = d.run / "config.yaml"
+    path = RunFolder(d.run).config
     if path.exists():
         return path.read_text(encoding="utf-8")
     if d.models.checkpoint is not None:

@@ -52,7 +52,9 @@ def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
     if not run.is_dir():
         raise SnnxError(f"run folder {run} not found; create it with `snnx train -o {run}`")
     out = RunModels(run)
-    ck_path, net_path = run / "checkpoint.pt", run / "model.net"
+    from snnx.run import RunFolder
+
+    ck_path, net_path = RunFolder(run).checkpoint, RunFolder(run).net
     if ck_path.exists():
         out.checkpoint = Checkpoint.load(ck_path)
         out.model = out.checkpoint.build_model()
