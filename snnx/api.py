@@ -52,8 +52,14 @@ class ExportReport:
         return self.input.timesteps
 
 
-def train(out: PathLike, *, config: PathLike | None = None, overrides: Sequence[str] = (),
-          data_dir: PathLike | None = None, resume: bool = False) -> TrainReport:
+def train(
+    out: PathLike,
+    *,
+    config: PathLike | None = None,
+    overrides: Sequence[str] = (),
+    data_dir: PathLike | None = None,
+    resume: bool = False,
+) -> TrainReport:
     """Train into the run folder ``out`` (config.yaml, checkpoint.pt, metrics.csv, plots/).
 
     ``config`` is a YAML file (every key has a default); ``overrides`` are ``KEY=VALUE`` strings
@@ -62,12 +68,21 @@ def train(out: PathLike, *, config: PathLike | None = None, overrides: Sequence[
     from snnx.train.stage import train_command
 
     res = train_command(_path(config), Path(out), list(overrides), _path(data_dir), resume)
-    return TrainReport(Path(out), float(res.best_test_acc), int(res.epochs_done), float(res.seconds))
+    return TrainReport(
+        Path(out), float(res.best_test_acc), int(res.epochs_done), float(res.seconds)
+    )
 
 
-def export(run: PathLike | None = None, *, from_nir: PathLike | None = None, out: PathLike | None = None,
-           target: str = "loihi", scale: str | None = None, percentile: float | None = None,
-           timesteps: int | None = None) -> ExportReport:
+def export(
+    run: PathLike | None = None,
+    *,
+    from_nir: PathLike | None = None,
+    out: PathLike | None = None,
+    target: str = "loihi",
+    scale: str | None = None,
+    percentile: float | None = None,
+    timesteps: int | None = None,
+) -> ExportReport:
     """Export ``run``'s checkpoint (or the NIR graph ``from_nir``) to Loihi fixed point.
 
     Writes model.nir, model.net and quant.json into ``out`` (default: ``run``). ``timesteps``
@@ -82,9 +97,15 @@ def export(run: PathLike | None = None, *, from_nir: PathLike | None = None, out
     return ExportReport(folder.root, net, folder.input_encoding(net=net), folder.load_quant())
 
 
-def simulate(run: PathLike, *, backend: str | None = None, samples: int | None = None,
-             input: PathLike | None = None, save_spikes: PathLike | None = None,
-             data_dir: PathLike | None = None) -> SimResult:
+def simulate(
+    run: PathLike,
+    *,
+    backend: str | None = None,
+    samples: int | None = None,
+    input: PathLike | None = None,
+    save_spikes: PathLike | None = None,
+    data_dir: PathLike | None = None,
+) -> SimResult:
     """Bit-accurate fixed-point simulation of ``run``/model.net against the float model.
 
     ``backend`` is "fast", "lava" or "both" (default: config.yaml's, else "fast"); ``input`` is a
@@ -92,11 +113,19 @@ def simulate(run: PathLike, *, backend: str | None = None, samples: int | None =
     """
     from snnx.sim.stage import sim_command
 
-    return sim_command(Path(run), backend, samples, _path(input), _path(save_spikes), _path(data_dir))
+    return sim_command(
+        Path(run), backend, samples, _path(input), _path(save_spikes), _path(data_dir)
+    )
 
 
-def deploy(run: PathLike, *, target: str = "loihi2", run_hw: bool = False, profile: str | None = None,
-           data_dir: PathLike | None = None) -> DeployReport:
+def deploy(
+    run: PathLike,
+    *,
+    target: str = "loihi2",
+    run_hw: bool = False,
+    profile: str | None = None,
+    data_dir: PathLike | None = None,
+) -> DeployReport:
     """Build ``run``/deploy/<target>/ (bundle, core map, energy report) from model.net and sim.json.
 
     ``target`` is "loihi2" or "nir"; ``run_hw`` runs the bundle on Loihi 2 (needs lava-loihi);
@@ -107,8 +136,13 @@ def deploy(run: PathLike, *, target: str = "loihi2", run_hw: bool = False, profi
     return deploy_command(Path(run), target, run_hw, profile, _path(data_dir))
 
 
-def run_pipeline(out: PathLike, *, config: PathLike | None = None, overrides: Sequence[str] = (),
-                 data_dir: PathLike | None = None) -> dict[str, Any]:
+def run_pipeline(
+    out: PathLike,
+    *,
+    config: PathLike | None = None,
+    overrides: Sequence[str] = (),
+    data_dir: PathLike | None = None,
+) -> dict[str, Any]:
     """train -> export -> simulate -> deploy -> report into ``out``; returns summary.json's content."""
     from snnx.pipeline import run_command
 
@@ -122,8 +156,14 @@ def report(run: PathLike, *, data_dir: PathLike | None = None) -> Path:
     return report_command(Path(run), _path(data_dir))
 
 
-def predict(run: PathLike, image: PathLike, *, as_json: bool = False, plot: PathLike | None = None,
-            seed: int = 0) -> dict[str, Any]:
+def predict(
+    run: PathLike,
+    image: PathLike,
+    *,
+    as_json: bool = False,
+    plot: PathLike | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Classify one image file with the float model and the fixed-point network; prints a table."""
     from snnx.sim.predict import predict_command
 

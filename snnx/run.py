@@ -51,12 +51,16 @@ def check_schema(kind: str, data: Any, path: Path, rebuild: str | None = None) -
     """``data`` (read from ``path``) as it is, if it carries ``kind``'s current schema."""
     command = rebuild or SCHEMAS[kind][1].format(run=_run_of(path))
     if not isinstance(data, dict):
-        raise SnnxError(f"{path} holds a JSON {type(data).__name__}, not an object; rebuild it with `{command}`")
+        raise SnnxError(
+            f"{path} holds a JSON {type(data).__name__}, not an object; rebuild it with `{command}`"
+        )
     got, want = data.get("schema"), schema_id(kind)
     if got != want:
         what = "has no schema key" if got is None else f"has schema {got!r}"
-        raise SnnxError(f"{path} {what}, expected {want!r} (written by another snnx version or tool); "
-                        f"rebuild it with `{command}`")
+        raise SnnxError(
+            f"{path} {what}, expected {want!r} (written by another snnx version or tool); "
+            f"rebuild it with `{command}`"
+        )
     return data
 
 
@@ -95,24 +99,41 @@ class InputEncoding:
     def of_input_spec(cls, spec: Any) -> InputEncoding:
         """From model.net's :class:`~snnx.export.loihinet.InputSpec`."""
         p = spec.params or {}
-        return cls(str(spec.encoding), int(spec.timesteps or 0), float(p.get("gain", 1.0)),
-                   float(p.get("latency_tau", 5.0)), "model.net")
+        return cls(
+            str(spec.encoding),
+            int(spec.timesteps or 0),
+            float(p.get("gain", 1.0)),
+            float(p.get("latency_tau", 5.0)),
+            "model.net",
+        )
 
     @classmethod
     def of_data_config(cls, data: Any, source: str = "config.yaml") -> InputEncoding:
         """From a training config's ``data`` section (before a run is exported)."""
-        return cls(str(data.encoding), int(data.timesteps), float(data.gain), float(data.latency_tau), source)
+        return cls(
+            str(data.encoding),
+            int(data.timesteps),
+            float(data.gain),
+            float(data.latency_tau),
+            source,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"encoding": self.encoding, "timesteps": self.timesteps, "gain": self.gain,
-                "latency_tau": self.latency_tau}
+        return {
+            "encoding": self.encoding,
+            "timesteps": self.timesteps,
+            "gain": self.gain,
+            "latency_tau": self.latency_tau,
+        }
 
 
 def _number(data: dict[str, Any], key: str, path: Path, kind: str) -> float:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SnnxError(f"{path}: {key} is {value!r}, not a number; rebuild it with "
-                        f"`{SCHEMAS[kind][1].format(run=_run_of(path))}`")
+        raise SnnxError(
+            f"{path}: {key} is {value!r}, not a number; rebuild it with "
+            f"`{SCHEMAS[kind][1].format(run=_run_of(path))}`"
+        )
     return float(value)
 
 
@@ -143,15 +164,31 @@ class EnergyReport:
         data = check_schema("energy", data, path)
         num = lambda key: _number(data, key, path, "energy")  # noqa: E731
         rows = data.get("layers")
-        if not isinstance(rows, list) or not all(isinstance(r, dict) and isinstance(r.get("energy_pJ"), dict)
-                                                 for r in rows):
-            raise SnnxError(f"{path}: layers must be a list of {{name, energy_pJ: {{...}}}}; rebuild it with "
-                            f"`snnx deploy {_run_of(path)}`")
-        layers = tuple(EnergyLayer(str(r.get("name", i + 1)),
-                                   {k: _number(r["energy_pJ"], k, path, "energy") for k in r["energy_pJ"]})
-                       for i, r in enumerate(rows))
-        return cls(num("energy_per_inference_uJ"), num("synops_per_inference"), num("spikes_per_inference"),
-                   num("latency_us"), int(num("cores")), int(num("timesteps")), int(num("samples")), layers, data)
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("energy_pJ"), dict) for r in rows
+        ):
+            raise SnnxError(
+                f"{path}: layers must be a list of {{name, energy_pJ: {{...}}}}; rebuild it with "
+                f"`snnx deploy {_run_of(path)}`"
+            )
+        layers = tuple(
+            EnergyLayer(
+                str(r.get("name", i + 1)),
+                {k: _number(r["energy_pJ"], k, path, "energy") for k in r["energy_pJ"]},
+            )
+            for i, r in enumerate(rows)
+        )
+        return cls(
+            num("energy_per_inference_uJ"),
+            num("synops_per_inference"),
+            num("spikes_per_inference"),
+            num("latency_us"),
+            int(num("cores")),
+            int(num("timesteps")),
+            int(num("samples")),
+            layers,
+            data,
+        )
 
 
 @dataclass(frozen=True)
@@ -168,9 +205,15 @@ class CoreMap:
         data = check_schema("core_map", data, path)
         rows = data.get("layers")
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise SnnxError(f"{path}: layers must be a list of objects; rebuild it with `snnx deploy {_run_of(path)}`")
-        return cls(int(_number(data, "total_cores", path, "core_map")), int(_number(data, "chips", path, "core_map")),
-                   tuple(rows), data)
+            raise SnnxError(
+                f"{path}: layers must be a list of objects; rebuild it with `snnx deploy {_run_of(path)}`"
+            )
+        return cls(
+            int(_number(data, "total_cores", path, "core_map")),
+            int(_number(data, "chips", path, "core_map")),
+            tuple(rows),
+            data,
+        )
 
 
 @dataclass(frozen=True)
@@ -272,10 +315,14 @@ class RunFolder:
         return read_artifact("quant", self.quant)
 
     def load_energy(self, target: str = "loihi2") -> EnergyReport:
-        return EnergyReport.from_dict(read_artifact("energy", self.energy(target)), self.energy(target))
+        return EnergyReport.from_dict(
+            read_artifact("energy", self.energy(target)), self.energy(target)
+        )
 
     def load_core_map(self, target: str = "loihi2") -> CoreMap:
-        return CoreMap.from_dict(read_artifact("core_map", self.core_map(target)), self.core_map(target))
+        return CoreMap.from_dict(
+            read_artifact("core_map", self.core_map(target)), self.core_map(target)
+        )
 
     def load_summary(self) -> dict[str, Any]:
         return read_artifact("summary", self.summary)
@@ -297,5 +344,9 @@ class RunFolder:
         if self.checkpoint.is_file():
             from snnx.train.checkpoint import Checkpoint
 
-            return InputEncoding.of_data_config(Checkpoint.load(self.checkpoint).config.data, "checkpoint.pt")
-        raise SnnxError(f"{self.root} has neither model.net nor config.yaml; run `snnx train -o {self.root}` first")
+            return InputEncoding.of_data_config(
+                Checkpoint.load(self.checkpoint).config.data, "checkpoint.pt"
+            )
+        raise SnnxError(
+            f"{self.root} has neither model.net nor config.yaml; run `snnx train -o {self.root}` first"
+        )

@@ -26,10 +26,20 @@ def _python(code: str) -> str:
 
 
 def test_import_snnx_is_light_and_names_the_api() -> None:
-    out = _python("import sys, snnx; snnx.train, snnx.export, snnx.simulate, snnx.deploy; "
-                  "print(sorted(m for m in ('torch', 'lava', 'h5py') if m in sys.modules))")
+    out = _python(
+        "import sys, snnx; snnx.train, snnx.export, snnx.simulate, snnx.deploy; "
+        "print(sorted(m for m in ('torch', 'lava', 'h5py') if m in sys.modules))"
+    )
     assert out.strip() == "[]"
-    assert {"train", "export", "simulate", "deploy", "RunFolder", "SimResult", "DeployReport"} <= set(snnx.__all__)
+    assert {
+        "train",
+        "export",
+        "simulate",
+        "deploy",
+        "RunFolder",
+        "SimResult",
+        "DeployReport",
+    } <= set(snnx.__all__)
     for name in snnx.__all__:
         assert getattr(snnx, name) is not None, name
     with pytest.raises(AttributeError):
@@ -73,10 +83,19 @@ def test_stage_results_are_typed_and_frozen(tmp_path: Path) -> None:
     exported = snnx.export(run, timesteps=6)
     sim = snnx.simulate(run, data_dir=data)
     deployed = snnx.deploy(run)
-    assert isinstance(trained, snnx.TrainReport) and trained.epochs == 1 and 0 <= trained.best_test_accuracy <= 1
-    assert isinstance(exported, snnx.ExportReport) and exported.timesteps == 6 == exported.net.input.timesteps
+    assert (
+        isinstance(trained, snnx.TrainReport)
+        and trained.epochs == 1
+        and 0 <= trained.best_test_accuracy <= 1
+    )
+    assert (
+        isinstance(exported, snnx.ExportReport)
+        and exported.timesteps == 6 == exported.net.input.timesteps
+    )
     assert isinstance(sim, snnx.SimResult) and sim.timesteps == 6 and sim.samples == 20
-    assert isinstance(deployed, snnx.DeployReport) and Path(deployed.bundle) == RunFolder(run).bundle("loihi2")
+    assert isinstance(deployed, snnx.DeployReport) and Path(deployed.bundle) == RunFolder(
+        run
+    ).bundle("loihi2")
     assert deployed.manifest["timesteps"] == 6
     for result in (trained, exported, sim, deployed):
         assert dataclasses.is_dataclass(result)
@@ -87,15 +106,20 @@ def test_stage_results_are_typed_and_frozen(tmp_path: Path) -> None:
 def readme_example() -> str:
     text = README.read_text(encoding="utf-8")
     assert MARKER in text, "README lost its API example"
-    match = re.search(r"```python\n(.*?)```", text[text.index(MARKER):], re.S)
+    match = re.search(r"```python\n(.*?)```", text[text.index(MARKER) :], re.S)
     assert match is not None
     return match.group(1)
 
 
-def test_readme_api_example_runs_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_readme_api_example_runs_verbatim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     code = readme_example()
-    assert "snnx.export(from_nir=" in code and "snnx.deploy(" in code and 'reset_mechanism="zero"' in code
+    assert (
+        "snnx.export(from_nir=" in code
+        and "snnx.deploy(" in code
+        and 'reset_mechanism="zero"' in code
+    )
     monkeypatch.chdir(tmp_path)
     exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})  # noqa: S102 - our own README
     last = capsys.readouterr().out.strip().splitlines()[-1].split()

@@ -23,14 +23,29 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run12(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """Trained with 25 input steps (the default), then exported with --timesteps 12."""
     run = tmp_path_factory.mktemp("run") / "r"
-    assert main(["train", "-o", str(run), "--data-dir", str(data_dir), "--set", "train.epochs=1",
-                 "--set", "model.hidden=[16]"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "-o",
+                str(run),
+                "--data-dir",
+                str(data_dir),
+                "--set",
+                "train.epochs=1",
+                "--set",
+                "model.hidden=[16]",
+            ]
+        )
+        == 0
+    )
     assert main(["export", str(run), "--timesteps", "12"]) == 0
     return run
 
 
-def test_export_timesteps_is_what_every_later_stage_uses(run12: Path, data_dir: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture) -> None:
+def test_export_timesteps_is_what_every_later_stage_uses(
+    run12: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     folder = RunFolder(run12)
     assert folder.load_config().data.timesteps == 25  # config.yaml still says what training used
     assert folder.load_net().input.timesteps == 12
@@ -66,13 +81,19 @@ def test_every_json_artifact_names_its_schema(run12: Path, data_dir: Path) -> No
     assert main(["sim", str(run12), "--data-dir", str(data_dir)]) == 0
     assert main(["deploy", str(run12)]) == 0
     folder = RunFolder(run12)
-    for kind, path in (("quant", folder.quant), ("sim", folder.sim), ("energy", folder.energy()),
-                       ("core_map", folder.core_map()), ("manifest", folder.manifest())):
+    for kind, path in (
+        ("quant", folder.quant),
+        ("sim", folder.sim),
+        ("energy", folder.energy()),
+        ("core_map", folder.core_map()),
+        ("manifest", folder.manifest()),
+    ):
         assert json.loads(path.read_text())["schema"] == schema_id(kind), path
 
 
 def test_a_foreign_or_future_artifact_is_one_line_naming_file_and_command(
-        run12: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run12: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     assert main(["sim", str(run12), "--data-dir", str(data_dir)]) == 0
     copy = tmp_path / "copy"
     copy.mkdir()

@@ -2,4 +2,6 @@
 
 from snnx._stage_module import make_callable
 
-make_callable(__name__, "snnx.api:deploy")  # snnx.deploy(...) runs the stage (see snnx._stage_module)
+make_callable(
+    __name__, "snnx.api:deploy"
+)  # snnx.deploy(...) runs the stage (see snnx._stage_module)

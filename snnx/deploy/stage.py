@@ -94,7 +94,9 @@ def deploy_command(
             )
         require_lava_loihi()
     net = folder.load_net()
-    model_path = folder.require(folder.net if target == "loihi2" else folder.nir, f"snnx export {run}")
+    model_path = folder.require(
+        folder.net if target == "loihi2" else folder.nir, f"snnx export {run}"
+    )
     config = folder.load_config()
     if run_hw and config is None:
         raise SnnxError(
@@ -130,7 +132,9 @@ def deploy_command(
     if run_hw:
         from snnx.deploy.hw import run_bundle_on_loihi2
 
-        report = replace(report, hardware=run_bundle_on_loihi2(final, config, sim.samples, data_dir))
+        report = replace(
+            report, hardware=run_bundle_on_loihi2(final, config, sim.samples, data_dir)
+        )
     return report
 
 
@@ -144,7 +148,9 @@ def _load_sim(folder: RunFolder) -> SimResult:
         )
     sim = folder.load_sim()
     if not sim.layers:
-        raise SnnxError(f"{folder.sim} has no per-layer spike counts; re-run `snnx sim {folder.root}`")
+        raise SnnxError(
+            f"{folder.sim} has no per-layer spike counts; re-run `snnx sim {folder.root}`"
+        )
     return sim
 
 
