@@ -112,11 +112,13 @@ def encoded_test_set(
         raise SnnxError(
             "--run needs the run's config.yaml (how images become spikes); re-run `snnx train`"
         )
-    d = config.data
+    from snnx.run import InputEncoding
+
+    d, enc = config.data, InputEncoding.of_input_spec(net.input)  # model.net's spec is the truth
     images = load_split(d.dataset, False, data_dir or d.dir)
     xs, ys = [], []
     for b in encoded_batches(
-        images, samples, d.encoding, d.timesteps, config.train.seed, d.gain, d.latency_tau
+        images, samples, enc.encoding, enc.timesteps, config.train.seed, enc.gain, enc.latency_tau
     ):
         xs.append(fixed_inputs(net, b.spikes))
         ys.append(b.labels)

@@ -38,13 +38,13 @@ class RunModels:
         return tuple(self.net.input.shape)
 
     def encoding(self) -> dict:
-        """Encoder arguments (``snnx.data.encoders.encode``) the run was trained/exported with."""
-        if self.checkpoint is not None:
-            d = self.checkpoint.config.data
-            return {"encoding": d.encoding, "timesteps": d.timesteps, "gain": d.gain, "latency_tau": d.latency_tau}
-        inp = self.net.input
-        return {"encoding": inp.encoding, "timesteps": inp.timesteps,
-                "gain": float(inp.params.get("gain", 1.0)), "latency_tau": float(inp.params.get("latency_tau", 5.0))}
+        """Encoder arguments (``snnx.data.encoders.encode``): model.net's input spec once exported
+        (the one truth, see :meth:`snnx.run.RunFolder.input_encoding`), else the training config's."""
+        from snnx.run import InputEncoding
+
+        if self.net is not None:
+            return InputEncoding.of_input_spec(self.net.input).to_dict()
+        return InputEncoding.of_data_config(self.checkpoint.config.data, "checkpoint.pt").to_dict()
 
 
 def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
@@ -55,7 +55,9 @@ def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
     if not run.is_dir():
         raise SnnxError(f"run folder {run} not found; create it with `snnx train -o {run}`")
     out = RunModels(run)
-    ck_path, net_path = run / "checkpoint.pt", run / "model.net"
+    from snnx.run import RunFolder
+
+    ck_path, net_path = RunFolder(run).checkpoint, RunFolder(run).net
     if ck_path.exists():
         out.checkpoint = Checkpoint.load(ck_path)
         out.model = out.checkpoint.build_model()

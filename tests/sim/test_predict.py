@@ -14,8 +14,9 @@ from viz.tiny_run import build_tiny_run  # tests/ is on sys.path (tests/conftest
 
 from snnx.cli import main
 from snnx.data.datasets import load_split
+from snnx.data.images import image_side, prepare_image
 from snnx.errors import SnnxError
-from snnx.sim.predict import image_side, predict_command, prepare_image
+from snnx.sim.predict import predict_command
 from snnx.sim.trace import encode_images, float_trace, load_run_models
 
 
