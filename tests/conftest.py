@@ -45,7 +45,7 @@ def write_idx(folder: Path, n_train: int = 64, n_test: int = 32, seed: int = 0) 
         labels = rng.integers(0, 10, n).astype(np.uint8)
         images = rng.integers(0, 30, (n, 28, 28)).astype(np.uint8)
         for i, k in enumerate(labels):
-            images[i, 2 * k + 3: 2 * k + 6, 4:24] = 255
+            images[i, 2 * k + 3 : 2 * k + 6, 4:24] = 255
         with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
             f.write(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
         with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
@@ -97,7 +97,9 @@ def synthetic_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep the decompressed-dataset cache out of the user's home during tests."""
     if "SNNX_CACHE_DIR" not in os.environ:
         monkeypatch.setenv("SNNX_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "snnx-cache"))
@@ -106,7 +108,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 # ----------------------------------------------------------------------------- trained runs
 
 
-def build_run(folder: Path, data_dir: Path, extra: list[str] = (), sim_samples: int | None = None) -> Path:
+def build_run(
+    folder: Path, data_dir: Path, extra: list[str] = (), sim_samples: int | None = None
+) -> Path:
     """Train (one short epoch), export and optionally simulate a run, through the CLI."""
     from snnx.cli import main
 
@@ -117,15 +121,24 @@ def build_run(folder: Path, data_dir: Path, extra: list[str] = (), sim_samples: 
         assert main(["train", "-o", str(folder), "--data-dir", str(data_dir), *sets]) == 0
         assert main(["export", str(folder), "--target", "loihi"]) == 0
         if sim_samples is not None:
-            assert main(["sim", str(folder), "--samples", str(sim_samples), "--data-dir", str(data_dir)]) == 0
+            assert (
+                main(
+                    ["sim", str(folder), "--samples", str(sim_samples), "--data-dir", str(data_dir)]
+                )
+                == 0
+            )
     return folder
 
 
 @pytest.fixture(scope="session")
 def synthetic_run(tmp_path_factory: pytest.TempPathFactory, synthetic_data: Path) -> Path:
     """Trained (784-32-10, two epochs), exported and simulated on all 100 synthetic test images."""
-    return build_run(tmp_path_factory.getbasetemp() / "synthetic-run", synthetic_data,
-                     ["model.hidden=[32]", "train.epochs=2"], sim_samples=100)
+    return build_run(
+        tmp_path_factory.getbasetemp() / "synthetic-run",
+        synthetic_data,
+        ["model.hidden=[32]", "train.epochs=2"],
+        sim_samples=100,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -189,8 +202,16 @@ def nets() -> SimpleNamespace:
 def make_run(tmp_path: Path) -> Callable[..., Path]:
     """``make_run(name, kind=..., alpha=..., seed=..., gain=...)`` -> a run folder with checkpoint.pt."""
 
-    def make(name: str = "run", kind: str = "fc", alpha: float = 0.0, seed: int = 0, gain: float = 3.0,
-             bias_std: float = 0.05, qat: bool = True, **model: object) -> Path:
+    def make(
+        name: str = "run",
+        kind: str = "fc",
+        alpha: float = 0.0,
+        seed: int = 0,
+        gain: float = 3.0,
+        bias_std: float = 0.05,
+        qat: bool = True,
+        **model: object,
+    ) -> Path:
         config = make_config(kind, alpha, **model)
         return save_run(tmp_path / name, config, make_model(config, seed, gain, bias_std, qat))
 

@@ -24,8 +24,10 @@ def _write_split(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarr
 def _fashion(folder: Path, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
-    splits = {"train": (rng.integers(0, 256, (7, 28, 28)), rng.permutation(10)[:7]),
-              "t10k": (rng.integers(0, 256, (5, 28, 28)), np.array([9, 0, 3, 3, 8]))}
+    splits = {
+        "train": (rng.integers(0, 256, (7, 28, 28)), rng.permutation(10)[:7]),
+        "t10k": (rng.integers(0, 256, (5, 28, 28)), np.array([9, 0, 3, 3, 8])),
+    }
     for prefix, (images, labels) in splits.items():
         _write_split(folder, prefix, images, labels)
     return splits
@@ -42,7 +44,9 @@ def test_fashionmnist_images_and_labels_read_back(tmp_path: Path) -> None:
         assert got.name == f"fashionmnist-{'train' if train else 'test'}"
 
 
-def test_dataset_key_of_the_config_selects_fashionmnist_and_folders_do_not_mix(tmp_path: Path) -> None:
+def test_dataset_key_of_the_config_selects_fashionmnist_and_folders_do_not_mix(
+    tmp_path: Path,
+) -> None:
     """Two folders with different files under the same names: each read gets its own files."""
     a = _fashion(tmp_path / "a", seed=2)
     b = _fashion(tmp_path / "b", seed=3)

@@ -19,7 +19,9 @@ def _export(run: Path, *extra: str) -> None:
         assert main(["export", str(run), *extra]) == 0
 
 
-def test_timesteps_option_is_recorded_in_model_net_and_quant_json(synthetic_run: Path, tmp_path: Path) -> None:
+def test_timesteps_option_is_recorded_in_model_net_and_quant_json(
+    synthetic_run: Path, tmp_path: Path
+) -> None:
     run = tmp_path / "run"
     shutil.copytree(synthetic_run, run)
     before = LoihiNet.load(run / "model.net")
@@ -36,8 +38,9 @@ def test_timesteps_option_is_recorded_in_model_net_and_quant_json(synthetic_run:
     assert LoihiNet.load(run / "model.net").input.timesteps == 25
 
 
-def test_timesteps_below_one_is_refused_and_keeps_the_export(synthetic_run: Path, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture) -> None:
+def test_timesteps_below_one_is_refused_and_keeps_the_export(
+    synthetic_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run = tmp_path / "run"
     shutil.copytree(synthetic_run, run)
     before = (run / "model.net").read_bytes()

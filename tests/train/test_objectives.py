@@ -27,7 +27,19 @@ def _metrics(run: Path) -> list[dict[str, float]]:
 
 def _train(run: Path, data: Path, *sets: str) -> list[dict[str, float]]:
     args = ["data.train_subset=3000", "data.test_subset=500", "model.hidden=[32]", *sets]
-    assert main(["train", "-o", str(run), "--data-dir", str(data), *(a for s in args for a in ("--set", s))]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "-o",
+                str(run),
+                "--data-dir",
+                str(data),
+                *(a for s in args for a in ("--set", s)),
+            ]
+        )
+        == 0
+    )
     return _metrics(run)
 
 
@@ -39,15 +51,17 @@ def test_mse_count_targets_80_and_20_percent_of_the_readout_window() -> None:
     spikes = torch.zeros(LATENCY + T, B, C)
     spikes[:LATENCY] = 1.0  # latency steps: must not count
     for b, k in enumerate(y):
-        spikes[LATENCY: LATENCY + 8, b, k] = 1.0  # correct class: 0.8 * T spikes
+        spikes[LATENCY : LATENCY + 8, b, k] = 1.0  # correct class: 0.8 * T spikes
         others = [c for c in range(C) if c != k]
-        spikes[LATENCY: LATENCY + 2, b, others] = 1.0  # every other class: 0.2 * T spikes
+        spikes[LATENCY : LATENCY + 2, b, others] = 1.0  # every other class: 0.2 * T spikes
     loss_fn, needs_v = make_loss("mse_count")
     assert not needs_v
     out = SNNOutput([spikes], None, LATENCY)
     assert float(loss_fn(out, y)) == pytest.approx(0.0)
-    spikes[LATENCY + 2: LATENCY + 5, 1, 4] = 1.0  # one wrong class 3 spikes over its target
-    assert float(loss_fn(out, y)) == pytest.approx(3**2 / (B * C) / T)  # snntorch divides by the window
+    spikes[LATENCY + 2 : LATENCY + 5, 1, 4] = 1.0  # one wrong class 3 spikes over its target
+    assert float(loss_fn(out, y)) == pytest.approx(
+        3**2 / (B * C) / T
+    )  # snntorch divides by the window
 
 
 def test_ce_membrane_is_cross_entropy_of_the_peak_membrane_in_the_readout_window() -> None:
@@ -67,8 +81,15 @@ def test_ce_membrane_is_cross_entropy_of_the_peak_membrane_in_the_readout_window
 
 
 def _cfg(**kw: object) -> types.SimpleNamespace:
-    base = {"optimizer": "adamw", "lr": 0.1, "weight_decay": 0.1, "schedule": "cosine", "epochs": 3,
-            "step_size": 1, "gamma": 0.5}
+    base = {
+        "optimizer": "adamw",
+        "lr": 0.1,
+        "weight_decay": 0.1,
+        "schedule": "cosine",
+        "epochs": 3,
+        "step_size": 1,
+        "gamma": 0.5,
+    }
     return types.SimpleNamespace(**{**base, **kw})
 
 
@@ -77,7 +98,9 @@ def test_adam_puts_weight_decay_into_the_gradient_adamw_decouples_it() -> None:
     after = {}
     for name in ("adam", "adamw"):
         p = torch.nn.Parameter(torch.ones(4))
-        opt = make_optimizer(types.SimpleNamespace(parameters=lambda p=p: [p]), _cfg(optimizer=name))
+        opt = make_optimizer(
+            types.SimpleNamespace(parameters=lambda p=p: [p]), _cfg(optimizer=name)
+        )
         p.grad = torch.zeros(4)
         opt.step()
         after[name] = float(p.detach()[0])
@@ -85,7 +108,9 @@ def test_adam_puts_weight_decay_into_the_gradient_adamw_decouples_it() -> None:
     assert after["adam"] == pytest.approx(1.0 - 0.1, rel=1e-4)
 
 
-@pytest.mark.parametrize(("schedule", "want"), [("step", [0.05, 0.025, 0.0125]), ("none", [0.1, 0.1, 0.1])])
+@pytest.mark.parametrize(
+    ("schedule", "want"), [("step", [0.05, 0.025, 0.0125]), ("none", [0.1, 0.1, 0.1])]
+)
 def test_step_and_none_schedules_per_epoch(schedule: str, want: list[float]) -> None:
     p = torch.nn.Parameter(torch.ones(1))
     cfg = _cfg(schedule=schedule)
@@ -103,9 +128,19 @@ def test_step_and_none_schedules_per_epoch(schedule: str, want: list[float]) -> 
 # ----------------------------------------------------------------------------- through snnx train
 
 
-def test_mse_count_with_step_schedule_trains(synthetic_data: Path, synthetic_run: Path, tmp_path: Path) -> None:
-    rows = _train(tmp_path / "mse", synthetic_data, "model.loss=mse_count", "train.schedule=step",
-                  "train.step_size=1", "train.gamma=0.5", "train.epochs=3", "train.lr=4e-3")
+def test_mse_count_with_step_schedule_trains(
+    synthetic_data: Path, synthetic_run: Path, tmp_path: Path
+) -> None:
+    rows = _train(
+        tmp_path / "mse",
+        synthetic_data,
+        "model.loss=mse_count",
+        "train.schedule=step",
+        "train.step_size=1",
+        "train.gamma=0.5",
+        "train.epochs=3",
+        "train.lr=4e-3",
+    )
     assert [r["lr"] for r in rows] == pytest.approx([2e-3, 1e-3, 5e-4])  # halved after every epoch
     assert rows[-1]["test_acc"] > 0.5  # ten classes: chance is 0.1
     ce = _metrics(synthetic_run)  # same data and seed, the default ce_count loss
@@ -113,8 +148,15 @@ def test_mse_count_with_step_schedule_trains(synthetic_data: Path, synthetic_run
 
 
 def test_ce_membrane_with_adam_and_no_schedule_trains(synthetic_data: Path, tmp_path: Path) -> None:
-    rows = _train(tmp_path / "cem", synthetic_data, "model.loss=ce_membrane", "train.optimizer=adam",
-                  "train.schedule=none", "train.epochs=2", "train.lr=2e-3")
+    rows = _train(
+        tmp_path / "cem",
+        synthetic_data,
+        "model.loss=ce_membrane",
+        "train.optimizer=adam",
+        "train.schedule=none",
+        "train.epochs=2",
+        "train.lr=2e-3",
+    )
     assert [r["lr"] for r in rows] == pytest.approx([2e-3, 2e-3])  # constant
     assert rows[-1]["test_acc"] > 0.5
     assert rows[-1]["loss"] < rows[0]["loss"]
