@@ -11,7 +11,7 @@ compare on the same encoded test images (the seeds ``snnx sim`` uses):
 
 Target (issue 3): with QAT the fixed-point accuracy is within 0.1 points of float.
 
-    SNNX_DATA_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/quantization.py --epochs 5
+    SNNX_DATA_DIR=path/to/mnist .venv/bin/python benchmarks/quantization.py --epochs 5
     .venv/bin/python benchmarks/quantization.py --float-run runs/a --qat-run runs/b   # reuse runs
 
 Prints a table and writes benchmarks/results/quantization.json.
