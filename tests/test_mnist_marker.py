@@ -25,7 +25,7 @@ def test_missing_mnist_fails_only_under_ci(
     pytester.makepyfile(NEEDS_MNIST)
     monkeypatch.delenv("SNNX_DATA_DIR", raising=False)
     monkeypatch.setenv("CI", ci)
-    result = pytester.runpytest_subprocess("-rsE")
+    result = pytester.runpytest_inprocess("-rsE")
     result.assert_outcomes(passed=1, **outcome)
     result.stdout.fnmatch_lines(["*real MNIST not found: set SNNX_DATA_DIR*"])
 
@@ -34,5 +34,5 @@ def test_mnist_tests_are_marked(pytester: pytest.Pytester, monkeypatch: pytest.M
     pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text(encoding="utf-8"))
     pytester.makepyfile(NEEDS_MNIST)
     monkeypatch.delenv("SNNX_DATA_DIR", raising=False)
-    result = pytester.runpytest_subprocess("-m", "not mnist")
+    result = pytester.runpytest_inprocess("-m", "not mnist")
     result.assert_outcomes(passed=1, deselected=1)
