@@ -17,20 +17,13 @@ from snnx.loihi.netx import read_netx
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, mnist_dir) -> Path:
-    from snnx.export.stage import export_command
+def run(tmp_path_factory, tiny_run, mnist_dir) -> Path:
+    """A copy of the session's tiny MNIST run, simulated on 200 test images."""
     from snnx.sim.stage import sim_command
-    from snnx.train.stage import train_command
 
     run = tmp_path_factory.mktemp("deploy") / "run"
+    shutil.copytree(tiny_run, run)
     with contextlib.redirect_stdout(io.StringIO()):
-        train_command(
-            None,
-            run,
-            ["data.train_subset=2000", "data.test_subset=200", "train.epochs=1"],
-            mnist_dir,
-        )
-        export_command(run, "loihi", None, None, None, None, None)
         sim_command(run, "fast", 200, None, None, mnist_dir)
     return run
 

@@ -8,7 +8,6 @@ import nir
 import numpy as np
 import pytest
 import torch
-from export_helpers import make_config, make_model, save_run
 
 from snnx.cli import main
 from snnx.export.stage import export_command
@@ -67,13 +66,13 @@ def test_lava_netx_builds_the_exported_conv_net(make_run):
     Network(net_config=str(run / "model.net"))  # netx itself (no zero layer here)
 
 
-def test_export_then_sim_agrees_for_bias_free_fc(make_run, tmp_path):
+def test_export_then_sim_agrees_for_bias_free_fc(nets, make_run, tmp_path):
     """model.net runs in the fast simulator with the float model's spikes (no biases: same time convention)."""
     from snnx.sim.fast import simulate
 
-    config = make_config("fc", 0.0, bias=False)
-    model = make_model(config, seed=3)
-    run = save_run(tmp_path / "nb", config, model)
+    config = nets.config("fc", 0.0, bias=False)
+    model = nets.model(config, seed=3)
+    run = nets.save(tmp_path / "nb", config, model)
     export_command(run, "loihi", None, None, None, None, None)
     x = (torch.rand(20, 50, 1, 28, 28, generator=torch.Generator().manual_seed(0)) < 0.2).float()
     with torch.no_grad():
@@ -103,9 +102,9 @@ def test_missing_checkpoint_says_train_first(tmp_path, capsys):
     assert not (tmp_path / "nothing" / "model.net").exists()
 
 
-def test_checkpoint_of_another_model_is_refused(make_run, capsys):
+def test_checkpoint_of_another_model_is_refused(nets, make_run, capsys):
     run = make_run()
-    make_config("conv").save(run / "config.yaml")
+    nets.config("conv").save(run / "config.yaml")
     assert "another model" in _cli_error(capsys, run)
     # a checkpoint whose weights do not fit its own spec
     ck = Checkpoint.load(run / "checkpoint.pt")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from viz.tiny_run import build_tiny_run  # tests/ is on sys.path (tests/conftest.py)
 
 from snnx.cli import main
 from snnx.data.datasets import load_split
@@ -18,11 +17,6 @@ from snnx.data.images import image_side, prepare_image
 from snnx.errors import SnnxError
 from snnx.sim.predict import predict_command
 from snnx.sim.trace import encode_images, float_trace, load_run_models
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp(), mnist_dir)
 
 
 @pytest.fixture(scope="module")

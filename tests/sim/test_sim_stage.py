@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -101,17 +100,9 @@ def test_errors_leave_nothing_written(foreign_run, tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["model.net"]
 
 
-def _tiny_run(tmp_path_factory, mnist_dir):
-    path = Path(__file__).parents[1] / "viz" / "tiny_run.py"
-    spec = importlib.util.spec_from_file_location("viz_tiny_run", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.build_tiny_run(tmp_path_factory.getbasetemp(), mnist_dir)
-
-
-def test_trained_run_float_vs_fixed(tmp_path_factory, mnist_dir):
+def test_trained_run_float_vs_fixed(tiny_run, mnist_dir):
     """A briefly trained, exported MNIST net: fixed point agrees with float on real images."""
-    run = _tiny_run(tmp_path_factory, mnist_dir)
+    run = tiny_run
     result = sim_command(run, "fast", 300, None, None, mnist_dir)
     assert result.samples == 300 and result.dataset == "mnist"
     # one short epoch: ~80 %; the two models must agree on nearly every image
@@ -122,9 +113,9 @@ def test_trained_run_float_vs_fixed(tmp_path_factory, mnist_dir):
 
 
 @pytest.mark.lava
-def test_trained_run_lava_equals_fast(tmp_path_factory, mnist_dir):
+def test_trained_run_lava_equals_fast(tiny_run, mnist_dir):
     """On a real trained and exported network, Lava and the fast simulator spike identically."""
-    run = _tiny_run(tmp_path_factory, mnist_dir)
+    run = tiny_run
     result = sim_command(run, "both", 40, None, None, mnist_dir)
     assert result.lava_fast_identical is True
     assert result.layers[0]["spikes"] > 0
