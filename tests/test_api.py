@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from synthetic import write_idx
+from conftest import write_idx
 
 import snnx
 from snnx.run import RunFolder

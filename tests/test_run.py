@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import write_idx
 from PIL import Image
-from synthetic import write_idx
 
 from snnx.artifacts import check_schema, read_artifact, schema_id
 from snnx.cli import main

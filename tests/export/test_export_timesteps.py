@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from snnx.cli import main
-from snnx.export.loihinet import LoihiNet
 from snnx.io import read_json
+from snnx.loihi.netx import read_netx
 
 
 def _export(run: Path, *extra: str) -> None:
@@ -24,10 +24,10 @@ def test_timesteps_option_is_recorded_in_model_net_and_quant_json(
 ) -> None:
     run = tmp_path / "run"
     shutil.copytree(synthetic_run, run)
-    before = LoihiNet.load(run / "model.net")
+    before = read_netx(run / "model.net")
     assert before.input.timesteps == 25  # the config's data.timesteps
     _export(run, "--timesteps", "12")
-    net = LoihiNet.load(run / "model.net")
+    net = read_netx(run / "model.net")
     quant = read_json(run / "quant.json")
     assert net.input.timesteps == 12 and quant["input"]["timesteps"] == 12
     assert net.input.encoding == before.input.encoding == quant["input"]["encoding"] == "rate"
@@ -35,7 +35,7 @@ def test_timesteps_option_is_recorded_in_model_net_and_quant_json(
     for a, b in zip(net.synapse_layers, before.synapse_layers, strict=True):
         assert (a.weight == b.weight).all()  # only the input length changes, not the quantization
     _export(run)  # without the option: back to the config's value
-    assert LoihiNet.load(run / "model.net").input.timesteps == 25
+    assert read_netx(run / "model.net").input.timesteps == 25
 
 
 def test_timesteps_below_one_is_refused_and_keeps_the_export(
