@@ -10,7 +10,6 @@ the neuron recurrence loops, which is the main reason training is fast.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnx import fixedpoint as fp
+from snnx.config import parse_conv
 from snnx.errors import SnnxError
 from snnx.train.neurons import cuba_sequence, make_spike_fn
 
@@ -63,22 +63,6 @@ class ModelSpec:
         d["layers"] = [LayerSpec(**layer) for layer in d["layers"]]
         d["input_shape"] = tuple(d["input_shape"])
         return cls(**d)
-
-
-_CONV_RE = re.compile(r"^(\d+)c(\d+)(?:s(\d+))?$")
-
-
-def parse_conv(text: str) -> list[tuple[int, int, int]]:
-    """Parse ``16c5s2-32c3s2`` into [(channels, kernel, stride), ...]."""
-    blocks = []
-    for part in text.strip().split("-"):
-        m = _CONV_RE.match(part.strip())
-        if not m:
-            raise SnnxError(
-                f"model.conv block {part!r} is not CcKsS (e.g. 16c5s2 = 16 channels, 5x5 kernel, stride 2)"
-            )
-        blocks.append((int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)))
-    return blocks
 
 
 def spec_from_config(model_cfg, input_shape: tuple[int, ...], num_classes: int, qat: bool) -> ModelSpec:
