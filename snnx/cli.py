@@ -24,10 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a float SNN; writes checkpoint, metrics, plots")
     _add_config_args(p)
-    p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/last.json")
 
     p = sub.add_parser("export", help="export to NIR and quantize to Loihi fixed point (model.net)")
-    p.add_argument("run", type=Path, nargs="?", help="run folder with checkpoint.pt")
+    p.add_argument("run", type=Path, nargs="?", help="run folder with checkpoint.json")
     p.add_argument("--target", default="loihi", choices=["loihi"])
     p.add_argument("--from-nir", type=Path, help="quantize this NIR file instead of a checkpoint")
     p.add_argument("-o", "--out", type=Path, help="run folder to write (with --from-nir)")

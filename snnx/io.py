@@ -65,7 +65,35 @@ def _json_default(obj: Any) -> Any:
 
 
 def write_json(path: str | Path, data: Any) -> Path:
-    return write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+    """Strict JSON: a NaN or infinity (e.g. from an absurd energy constant) is refused, not
+    written as ``NaN``/``Infinity``, which other JSON readers reject."""
+    from snnx.errors import SnnxError
+
+    try:
+        text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
+    except ValueError as exc:
+        where = _first_non_finite(data)
+        raise SnnxError(f"refusing to write {Path(path).name}: {where or 'a value'} is not a finite number "
+                        f"({exc}); check the inputs that produced it") from None
+    return write_text(path, text + "\n")
+
+
+def _first_non_finite(data: Any, prefix: str = "") -> str | None:
+    import math
+
+    if isinstance(data, float) and not math.isfinite(data):
+        return prefix or "the value"
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, (list, tuple)):
+        items = enumerate(data)
+    else:
+        return None
+    for key, value in items:
+        found = _first_non_finite(value, f"{prefix}.{key}" if prefix else str(key))
+        if found:
+            return found
+    return None
 
 
 def read_json(path: str | Path) -> Any:

@@ -67,7 +67,7 @@ def export_command(
             from snnx.export.to_nir import write_nir
 
             write_nir(graph_meta, nir_tmp)
-            source = f"checkpoint:{run.name}/checkpoint.pt"
+            source = f"checkpoint:{run.name}/checkpoint.json"
         fnet = graph_to_float(read_graph(nir_tmp), source=source, timesteps=timesteps)
         if timesteps is not None:
             fnet.timesteps = timesteps
@@ -84,10 +84,11 @@ def export_command(
 
 def _load_checkpoint(run: Path):
     from snnx.train.checkpoint import Checkpoint
+    from snnx.train.checkpoint import exists as checkpoint_exists
     from snnx.train.models import check_deployable
 
-    path = run / "checkpoint.pt"
-    if not path.is_file():
+    path = run / "checkpoint.json"
+    if not checkpoint_exists(path):
         raise SnnxError(f"{path} not found; run `snnx train -o {run}` first (or use --from-nir FILE.nir -o {run})")
     ck = Checkpoint.load(path)
     cfg_path = run / "config.yaml"
@@ -112,7 +113,7 @@ def _checkpoint_graph(ck, run: Path):
 
     data = ck.config.data
     meta = snnx_metadata(DT_DEFAULT, data.timesteps, data.encoding,
-                         {"gain": data.gain, "latency_tau": data.latency_tau}, source=f"{run.name}/checkpoint.pt")
+                         {"gain": data.gain, "latency_tau": data.latency_tau}, source=f"{run.name}/checkpoint.json")
     return model_to_nir(ck.build_model(), meta, DT_DEFAULT)
 
 

@@ -18,9 +18,9 @@ How an image file becomes the model's input (the rules are also printed by ``--j
    size with its centre of mass at the centre.
 
 The same input spikes (the run's encoding, ``--seed``) go to the float model
-(checkpoint.pt) and to the fast bit-accurate simulator on model.net. When model.net is
+(checkpoint.json) and to the fast bit-accurate simulator on model.net. When model.net is
 missing, the float result is printed with a note saying to run ``snnx export`` first; when
-checkpoint.pt is missing (a run made with ``snnx export --from-nir``), the fixed-point one.
+checkpoint.json is missing (a run made with ``snnx export --from-nir``), the fixed-point one.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def _result(models: RunModels, image: Path, prepared: PreparedImage, seed: int,
     fx_pred, fx_counts = _counts_result(fixed_run)
     notes = list(models.notes)
     if models.model is None:
-        notes.append(f"float: not available, {models.run / 'checkpoint.pt'} is missing")
+        notes.append(f"float: not available, {models.run / 'checkpoint.json'} is missing")
     for name, counts in (("float", fp_counts), ("fixed point", fx_counts)):
         if counts is not None and max(counts) == 0:
             notes.append(f"{name}: no output spikes at all, so the prediction (class 0) is a tie")

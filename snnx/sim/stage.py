@@ -24,6 +24,7 @@ from snnx.io import atomic_path
 from snnx.sim.fast import FastRun, Stream, predictions, readout_counts
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
 from snnx.sim.result import BACKENDS, SimResult
+from snnx.train.checkpoint import exists as checkpoint_exists
 
 INPUT_BATCH = 500
 
@@ -72,8 +73,8 @@ def sim_command(
         samples = config.sim.samples
     if save_spikes is not None and Path(save_spikes).suffix != ".npz":
         raise SnnxError(f"--save-spikes {save_spikes}: the file name must end in .npz")
-    ckpt = run / "checkpoint.pt"
-    reference = FloatReference(ckpt) if ckpt.is_file() else None
+    ckpt = run / "checkpoint.json"
+    reference = FloatReference(ckpt) if checkpoint_exists(ckpt) else None
     inputs = _open_inputs(net, config, reference, samples, input_path, data_dir)
 
     fixed = _FixedRuns(

@@ -20,7 +20,7 @@ def compare_command(run: Path, data_dir: Path | None) -> dict:
     from snnx.deploy.energy import ann_energy
 
     run = Path(run)
-    ck = Checkpoint.load(run / "checkpoint.pt")
+    ck = Checkpoint.load(run / "checkpoint.json")
     sim_path, energy_path = run / "sim.json", run / "deploy" / "loihi2" / "energy.json"
     if not sim_path.exists():
         raise SnnxError(f"{sim_path} not found; run `snnx sim {run}` first")

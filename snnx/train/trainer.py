@@ -1,8 +1,8 @@
 """The training loop: BPTT with surrogate gradients, checkpoints, metrics, resume.
 
-Writes into the run folder after every epoch (atomically): ``metrics.csv``, ``last.pt``
-(model + optimizer + scheduler, for ``--resume``), ``checkpoint.pt`` (best test accuracy)
-and ``plots/training.png``. A run killed mid-epoch resumes from the last finished epoch and,
+Writes into the run folder after every epoch (atomically): ``metrics.csv``, ``last``
+(model + optimizer + scheduler, for ``--resume``), ``checkpoint`` (best test accuracy), each
+as ``.safetensors`` + ``.json`` (snnx.train.checkpoint), and ``plots/training.png``. A run killed mid-epoch resumes from the last finished epoch and,
 because shuffling and spike encoding are seeded per (epoch, batch), continues exactly as an
 uninterrupted run would.
 """
@@ -27,6 +27,7 @@ from snnx.data.encoders import encode_config
 from snnx.errors import SnnxError
 from snnx.io import write_text
 from snnx.train.checkpoint import Checkpoint, load_weights
+from snnx.train.checkpoint import exists as checkpoint_exists
 from snnx.train.evaluate import batch_seed, evaluate
 from snnx.train.losses import make_loss
 from snnx.train.models import SNN, ModelSpec, build_model, spec_from_config
@@ -160,26 +161,26 @@ def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: b
         state = model.state_dict()
         if ev.accuracy > best:
             best = ev.accuracy
-            Checkpoint(spec, state, cfg, epoch + 1, row).save(run_dir / "checkpoint.pt")
+            Checkpoint(spec, state, cfg, epoch + 1, row).save(run_dir / "checkpoint.json")
         Checkpoint(spec, state, cfg, epoch + 1, row, opt.state_dict(), sched.state_dict(),
-                   {"rows": rows, "best": best}).save(run_dir / "last.pt")
+                   {"rows": rows, "best": best}).save(run_dir / "last.json")
         plot_training(rows, run_dir / "plots" / "training.png")
         log(f"epoch {epoch + 1}/{cfg.train.epochs}: loss {loss:.4f}  train {100 * train_acc:.2f}%  "
             f"test {100 * ev.accuracy:.2f}%  ({row['seconds']:.1f} s)")
-    if cfg.train.epochs == 0 and not (run_dir / "checkpoint.pt").exists():
-        Checkpoint(spec, model.state_dict(), cfg, 0, {}).save(run_dir / "checkpoint.pt")
+    if cfg.train.epochs == 0 and not checkpoint_exists(run_dir / "checkpoint.json"):
+        Checkpoint(spec, model.state_dict(), cfg, 0, {}).save(run_dir / "checkpoint.json")
     return TrainResult(run_dir, best, len(rows), rows, time.perf_counter() - t_run)
 
 
 def _resume(run_dir: Path, spec: ModelSpec, model: SNN, opt, sched) -> tuple[int, list[dict], float]:
-    path = run_dir / "last.pt"
-    if not path.exists():
+    path = run_dir / "last.json"
+    if not checkpoint_exists(path):
         raise SnnxError(f"--resume: {path} not found; start a new run without --resume")
     ck = Checkpoint.load(path)
     if ck.spec != spec:
         raise SnnxError(f"--resume: {path} holds a different model ({ck.spec.kind}, "
                         f"{[ly.out for ly in ck.spec.layers]}); use the run's own config or a new run folder")
-    load_weights(model, ck.state_dict, "last.pt checkpoint")
+    load_weights(model, ck.state_dict, "last.json checkpoint")
     if ck.optimizer:
         opt.load_state_dict(ck.optimizer)
     if ck.scheduler:

@@ -32,7 +32,7 @@ def make_model(config: RunConfig, seed: int = 0, gain: float = 3.0, bias_std: fl
 
 def save_run(run: Path, config: RunConfig, model: SNN) -> Path:
     run.mkdir(parents=True, exist_ok=True)
-    Checkpoint(model.spec, model.state_dict(), config).save(run / "checkpoint.pt")
+    Checkpoint(model.spec, model.state_dict(), config).save(run / "checkpoint.json")
     config.save(run / "config.yaml")
     return run
 

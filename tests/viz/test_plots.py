@@ -146,7 +146,7 @@ def test_report_without_sim_and_deploy_names_the_commands(tiny_run: Path, mnist_
                                                             tmp_path: Path, few_samples) -> None:
     run = tmp_path / "r"
     run.mkdir()
-    for name in ("checkpoint.pt", "config.yaml"):  # trained only: no metrics, export, sim, deploy
+    for name in ("checkpoint.json", "config.yaml"):  # trained only: no metrics, export, sim, deploy
         shutil.copy(tiny_run / name, run / name)
     text = report_command(run, mnist_dir).read_text(encoding="utf-8")
     text = text.replace(f"`snnx export {run}` first", "")  # quant.json's own message must remain
@@ -199,5 +199,5 @@ def test_report_numbers_equal_snnx_sim_on_the_same_images(tiny_run: Path, mnist_
 def test_report_of_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SnnxError, match="not found"):
         report_command(tmp_path / "nope", None)
-    with pytest.raises(SnnxError, match="neither checkpoint.pt nor model.net"):
+    with pytest.raises(SnnxError, match="neither checkpoint.json nor model.net"):
         report_command(tmp_path, None)
