@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a float SNN; writes checkpoint, metrics, plots")
     _add_config_args(p)
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.json")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in the folder (removes its checkpoints, model.net, sim, deploy)")
 
     p = sub.add_parser("export", help="export to NIR and quantize to Loihi fixed point (model.net)")
     p.add_argument("run", type=Path, nargs="?", help="run folder with checkpoint.json")
@@ -52,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="train, export, sim and deploy in one go")
     _add_config_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in the folder")
 
     p = sub.add_parser("predict", help="classify one image with the float and the fixed-point model")
     p.add_argument("run", type=Path)
@@ -75,7 +78,7 @@ def dispatch(args: argparse.Namespace) -> None:
     if cmd == "train":
         from snnx.train.stage import train_command
 
-        train_command(args.config, args.out, args.overrides, args.data_dir, args.resume)
+        train_command(args.config, args.out, args.overrides, args.data_dir, args.resume, args.overwrite)
     elif cmd == "export":
         from snnx.export.stage import export_command
 
@@ -91,7 +94,7 @@ def dispatch(args: argparse.Namespace) -> None:
     elif cmd == "run":
         from snnx.pipeline import run_command
 
-        run_command(args.config, args.out, args.overrides, args.data_dir)
+        run_command(args.config, args.out, args.overrides, args.data_dir, args.overwrite)
     elif cmd == "predict":
         from snnx.sim.predict import predict_command
 

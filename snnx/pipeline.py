@@ -27,7 +27,8 @@ class StageTimes:
         return out
 
 
-def run_command(config: Path | None, out: Path, overrides: list[str], data_dir: Path | None) -> dict:
+def run_command(config: Path | None, out: Path, overrides: list[str], data_dir: Path | None,
+                overwrite: bool = False) -> dict:
     from snnx.deploy.stage import deploy_command
     from snnx.export.stage import export_command
     from snnx.sim.stage import sim_command
@@ -37,7 +38,7 @@ def run_command(config: Path | None, out: Path, overrides: list[str], data_dir: 
     cfg = resolve(config, overrides)  # validate before any stage starts
     times = StageTimes()
     overrides = list(overrides)
-    times.timed("train", train_command, config, out, overrides, data_dir)
+    times.timed("train", train_command, config, out, overrides, data_dir, False, overwrite)
     times.timed("export", export_command, out, cfg.export.target, None, None, None, None, None)
     sim = times.timed("sim", sim_command, out, cfg.sim.backend, cfg.sim.samples, None, None, data_dir)
     dep = times.timed("deploy", deploy_command, out, cfg.deploy.target, False, None, data_dir)

@@ -122,8 +122,14 @@ def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: i
 
 
 def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: bool = False,
-          progress: bool = True, log=print) -> TrainResult:
-    """Train the configured model into ``run_dir``; see the module docstring for outputs."""
+          progress: bool = True, log=print, before_write=None) -> TrainResult:
+    """Train the configured model into ``run_dir``; see the module docstring for outputs.
+
+    Nothing is written before the data, the model and (with ``resume``) the last checkpoint
+    have loaded; config.yaml is written with the first finished epoch, so a run that fails
+    early leaves the folder as it was. ``before_write`` (e.g. removing an overwritten run's
+    artifacts) is called at that point.
+    """
     run_dir = Path(run_dir)
     device = select_device(cfg.train.device)
     np.finfo(np.float32), np.finfo(np.float64)  # computed before flushing, or numpy warns
@@ -142,9 +148,10 @@ def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: b
         start_epoch, rows, best = _resume(run_dir, spec, model, opt, sched)
         stretch_cosine(sched, cfg.train.epochs * steps_per_epoch)
         log(f"resuming {run_dir} after epoch {start_epoch}")
+    if before_write is not None:
+        before_write()
     run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.save(run_dir / "config.yaml", {"versions": package_versions(), "device": str(device),
-                                       "seed": cfg.train.seed})
+    provenance = {"versions": package_versions(), "device": str(device), "seed": cfg.train.seed}
     t_run = time.perf_counter()
     for epoch in range(start_epoch, cfg.train.epochs):
         t0 = time.perf_counter()
@@ -157,6 +164,8 @@ def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: b
         row.update({"train_seconds": round(t_train, 3), "seconds": round(time.perf_counter() - t0, 3),
                     "lr": opt.param_groups[0]["lr"]})
         rows.append(row)
+        if epoch == start_epoch:
+            cfg.save(run_dir / "config.yaml", provenance)
         write_metrics(rows, run_dir / "metrics.csv")
         state = model.state_dict()
         if ev.accuracy > best:
@@ -167,6 +176,8 @@ def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: b
         plot_training(rows, run_dir / "plots" / "training.png")
         log(f"epoch {epoch + 1}/{cfg.train.epochs}: loss {loss:.4f}  train {100 * train_acc:.2f}%  "
             f"test {100 * ev.accuracy:.2f}%  ({row['seconds']:.1f} s)")
+    if start_epoch >= cfg.train.epochs:  # nothing trained: still a complete run folder
+        cfg.save(run_dir / "config.yaml", provenance)
     if cfg.train.epochs == 0 and not checkpoint_exists(run_dir / "checkpoint.json"):
         Checkpoint(spec, model.state_dict(), cfg, 0, {}).save(run_dir / "checkpoint.json")
     return TrainResult(run_dir, best, len(rows), rows, time.perf_counter() - t_run)
