@@ -146,7 +146,7 @@ def test_report_without_sim_and_deploy_names_the_commands(tiny_run: Path, mnist_
                                                             tmp_path: Path, few_samples) -> None:
     run = tmp_path / "r"
     run.mkdir()
-    for name in ("checkpoint.json", "config.yaml"):  # trained only: no metrics, export, sim, deploy
+    for name in ("checkpoint.json", "checkpoint.safetensors", "config.yaml"):  # trained only: no metrics, export, sim, deploy
         shutil.copy(tiny_run / name, run / name)
     text = report_command(run, mnist_dir).read_text(encoding="utf-8")
     text = text.replace(f"`snnx export {run}` first", "")  # quant.json's own message must remain
