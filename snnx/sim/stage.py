@@ -25,6 +25,7 @@ from snnx.sim.fast import FastRun, Stream, predictions, readout_counts
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
 from snnx.sim.result import BACKENDS, SimResult
 from snnx.train.checkpoint import exists as checkpoint_exists
+from snnx.validate import open_npy
 
 INPUT_BATCH = 500
 
@@ -196,12 +197,7 @@ def _open_inputs(
 
 
 def _file_inputs(net: LoihiNet, path: Path, samples: int | None) -> Inputs:
-    try:
-        x = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise SnnxError(f"--input {path} not found") from None
-    except (OSError, ValueError) as exc:
-        raise SnnxError(f"--input {path} is not a .npy array ({exc})") from None
+    x = open_npy(path, "--input")  # header checked against the limits, nothing loaded yet
     want = tuple(net.input.shape)
     if x.ndim != 2 + len(want) or tuple(x.shape[2:]) != want or x.shape[1] < 1:
         raise SnnxError(
