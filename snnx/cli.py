@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -109,15 +110,52 @@ def dispatch(args: argparse.Namespace) -> None:
         compare_command(args.run, args.data_dir)
 
 
+def written_folder(args: argparse.Namespace) -> Path | None:
+    """The run folder a command writes (locked while it runs), or None for a read-only command."""
+    if args.command in ("train", "run"):
+        return args.out
+    if args.command == "export":
+        return args.out if args.from_nir is not None else (args.out or args.run)
+    if args.command in ("sim", "deploy", "report", "compare"):
+        return args.run
+    return None
+
+
+def dispatch_locked(args: argparse.Namespace) -> None:
+    """``dispatch`` while holding the run folder's lock (a concurrent command is refused)."""
+    from snnx.io import run_lock
+
+    folder = written_folder(args)
+    if folder is None or not Path(folder).is_dir():
+        dispatch(args)  # a new folder: the stage takes the lock once it creates it
+        return
+    with run_lock(folder, args.command):
+        dispatch(args)
+
+
+_DISK_ERRORS = {errno.ENOSPC: "the disk is full; free some space and run the command again",
+                errno.EDQUOT: "the disk quota is exceeded; free some space and run the command again",
+                errno.EROFS: "the file system is read-only; write the run to another folder (-o)",
+                errno.EACCES: "permission denied; fix the folder's permissions or use another folder (-o)",
+                errno.EPERM: "operation not permitted; fix the folder's permissions or use another folder (-o)"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        dispatch(args)
+        dispatch_locked(args)
     except SnnxError as exc:
         if args.debug:
             raise
         print(f"snnx: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if args.debug or exc.errno not in _DISK_ERRORS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"snnx: error: cannot write{where}: {_DISK_ERRORS[exc.errno]} (earlier results were kept)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("snnx: interrupted; finished results were kept", file=sys.stderr)

@@ -25,6 +25,7 @@ zero-safe copy of that function.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ import numpy as np
 from snnx import validate
 from snnx.errors import SnnxError
 from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
-from snnx.io import atomic_path
+from snnx.io import write_bytes
 
 META_GROUP = "snnx"
 FORMAT_VERSION = 1
@@ -53,16 +54,19 @@ def write_netx(net: LoihiNet, path: str | Path) -> Path:
     """Write ``net`` as netx HDF5 at ``path`` atomically (a failed write leaves the old file)."""
     path = Path(path)
     _check_writable(net)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            layers = f.create_group("layer")
-            inp = layers.create_group("0")
-            _put_str(inp, "type", "input")
-            inp.create_dataset("shape", data=np.asarray(net.input.shape, dtype=np.int64))
-            for i, layer in enumerate(net.layers, start=1):
-                _write_layer(layers.create_group(str(i)), layer)
-            meta = f.create_group(META_GROUP)
-            meta.attrs["json"] = json.dumps(_metadata(net))
+    # built in memory, then written by Python: a full disk is an OSError (ENOSPC) from one
+    # write call, never an HDF5 library failure half-way through a file (which can crash)
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        layers = f.create_group("layer")
+        inp = layers.create_group("0")
+        _put_str(inp, "type", "input")
+        inp.create_dataset("shape", data=np.asarray(net.input.shape, dtype=np.int64))
+        for i, layer in enumerate(net.layers, start=1):
+            _write_layer(layers.create_group(str(i)), layer)
+        meta = f.create_group(META_GROUP)
+        meta.attrs["json"] = json.dumps(_metadata(net))
+    write_bytes(path, buf.getvalue())
     return path
 
 

@@ -10,16 +10,16 @@ partial model.net / model.nir and keeps earlier results.
 from __future__ import annotations
 
 import shutil
-from contextlib import ExitStack
 from pathlib import Path
 
+from snnx import provenance
 from snnx.config import ExportConfig, RunConfig
 from snnx.errors import SnnxError
 from snnx.export.from_nir import DT_DEFAULT, graph_to_float, read_graph
 from snnx.export.loihinet import LoihiNet
 from snnx.export.netx import write_netx
 from snnx.export.quantize import QuantReport, quantize
-from snnx.io import atomic_path, write_json
+from snnx.io import publish_files, staging_dir, write_json
 
 
 def export_command(
@@ -56,10 +56,10 @@ def export_command(
         graded = ck.config.data.encoding == "direct"
     rule, pct = _scale_rule(scale, percentile, export_cfg)
 
-    with ExitStack() as stack:
-        nir_tmp = stack.enter_context(atomic_path(dest / "model.nir"))
-        net_tmp = stack.enter_context(atomic_path(dest / "model.net"))
-        quant_tmp = stack.enter_context(atomic_path(dest / "quant.json"))
+    same = source_nir is None and Path(dest).resolve() == Path(run).resolve()
+    inputs = provenance.checkpoint_inputs(run) if same else {}  # checksums of what it was made from
+    with staging_dir(dest, "export") as staging:  # three files, committed in one step
+        nir_tmp, net_tmp, quant_tmp = staging / "model.nir", staging / "model.net", staging / "quant.json"
         if source_nir is not None:
             shutil.copyfile(source_nir, nir_tmp)
             source = f"nir:{source_nir.name}"
@@ -75,6 +75,8 @@ def export_command(
         write_netx(net, net_tmp)
         LoihiNet.load(net_tmp)  # what we wrote must read back
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))
+        provenance.record(staging, dest, ["model.nir", "model.net", "quant.json"], inputs, "export")
+        publish_files(staging, dest)
     print(format_table(report, dest))
     return net
 

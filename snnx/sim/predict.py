@@ -177,6 +177,10 @@ def _counts_result(trace: Trace | None) -> tuple[int | None, list[int] | None]:
 
 def predict_command(run: Path, image: Path, as_json: bool, plot: Path | None, seed: int) -> dict:
     """Classify ``image``; print a table (or one JSON object) and optionally save a plot."""
+    from snnx.provenance import check_fresh
+
+    if Path(run).is_dir():
+        check_fresh(Path(run), "model.net")  # never show a float model beside an older model.net
     models = load_run_models(run)
     prepared = prepare_image(image, image_side(models.input_shape))
     x = encode_images(models, torch.from_numpy(prepared.pixels).reshape(1, *models.input_shape), seed)

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from snnx import provenance
 from snnx.data.encoders import is_binary
 from snnx.errors import SnnxError
 from snnx.export.loihinet import LoihiNet
-from snnx.io import atomic_path
+from snnx.io import atomic_path, publish_files, staging_dir
 from snnx.sim.fast import FastRun, Stream, predictions, readout_counts
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
 from snnx.sim.result import BACKENDS, SimResult
@@ -65,6 +66,7 @@ def sim_command(
     net_path = run / "model.net"
     if not net_path.is_file():
         raise SnnxError(f"{net_path} not found; run `snnx export {run}` first")
+    provenance.check_fresh(run, "model.net")  # refuse a model.net older than the checkpoint
     net = LoihiNet.load(net_path)
     config = _load_config(run)
     backend = backend or (config.sim.backend if config else "fast")
@@ -128,7 +130,11 @@ def sim_command(
     if save_spikes is not None:
         _write_spikes(Path(save_spikes), outcome.spikes)
     result.seconds = float(time.perf_counter() - t_start)
-    result.save(run / "sim.json")
+    inputs = {"model.net": provenance.digest(net_path), **provenance.checkpoint_inputs(run)}
+    with staging_dir(run, "sim") as staging:  # sim.json and its provenance in one step
+        result.save(staging / "sim.json")
+        provenance.record(staging, run, ["sim.json"], inputs, "sim")
+        publish_files(staging, run)
     print(format_table(result, run))
     return result
 

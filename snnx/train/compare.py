@@ -20,7 +20,10 @@ def compare_command(run: Path, data_dir: Path | None) -> dict:
     from snnx.deploy.energy import ann_energy
 
     run = Path(run)
+    from snnx.provenance import check_run
+
     ck = Checkpoint.load(run / "checkpoint.json")
+    check_run(run)
     sim_path, energy_path = run / "sim.json", run / "deploy" / "loihi2" / "energy.json"
     if not sim_path.exists():
         raise SnnxError(f"{sim_path} not found; run `snnx sim {run}` first")

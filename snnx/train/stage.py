@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 from snnx.config import RunConfig, resolve
 from snnx.errors import SnnxError
+from snnx.io import run_lock
 from snnx.train.trainer import TrainResult, train
 
 # Everything snnx writes into a run folder: what `train --overwrite` removes. Files of the
@@ -54,8 +56,14 @@ def train_command(config: Path | None, out: Path, overrides: list[str], data_dir
         if found and not overwrite:
             raise SnnxError(f"{out} already holds a run ({', '.join(found[:4])}); continue it with --resume, "
                             f"replace it with --overwrite, or choose a new folder with -o")
-    prepare = (lambda: remove_artifacts(out)) if overwrite else None
-    result = train(cfg, out, data_dir, resume=resume, before_write=prepare)
+    with ExitStack() as stack:
+        def prepare() -> None:  # called once data and model have loaded, before the first write
+            out.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(run_lock(out, "train"))  # re-entrant: the CLI may hold it already
+            if overwrite:
+                remove_artifacts(out)
+
+        result = train(cfg, out, data_dir, resume=resume, before_write=prepare)
     print(f"best test accuracy {100 * result.best_test_acc:.2f}% after {result.epochs_done} epoch(s); "
           f"run folder {out}")
     return result
