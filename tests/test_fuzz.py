@@ -28,7 +28,7 @@ FUZZ = settings(max_examples=30, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True, allow_infinity=True)
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=False)
     | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=12,
@@ -78,10 +78,10 @@ def _datasets(path: Path) -> list[str]:
 
 VALUES = st.one_of(
     st.integers(-(2**63), 2**63 - 1).map(np.int64),
-    st.floats(allow_nan=True, allow_infinity=True).map(np.float64),
+    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=False).map(np.float64),
     st.text(max_size=5),
     st.lists(st.integers(-(2**31), 2**31 - 1), min_size=0, max_size=6).map(lambda v: np.asarray(v, np.int64)),
-    st.lists(st.floats(width=32), min_size=1, max_size=6).map(lambda v: np.asarray(v, np.float32)),
+    st.lists(st.floats(width=32, allow_subnormal=False), min_size=1, max_size=6).map(lambda v: np.asarray(v, np.float32)),
     st.tuples(st.integers(0, 10**6), st.integers(0, 10**5)).map(lambda s: ("fill", s)),
 )
 
