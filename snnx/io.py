@@ -196,6 +196,7 @@ def staging_dir(folder: str | Path, what: str) -> Iterator[Path]:
     import shutil
 
     folder = Path(folder)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix=f"{STAGING}{what}-", dir=folder))
     try:
@@ -203,6 +204,8 @@ def staging_dir(folder: str | Path, what: str) -> Iterator[Path]:
     finally:
         if path.exists():
             shutil.rmtree(path, ignore_errors=True)
+        if created and not any(folder.iterdir()):
+            folder.rmdir()  # a failed stage leaves no empty run folder behind
 
 
 def publish_files(staging: Path, folder: Path) -> None:

@@ -119,6 +119,16 @@ def check_spec(spec: ModelSpec) -> None:
         raise SnnxError(f"model input shape {shape} has more than {limits.MAX_LAYER_NEURONS} values")
     if not 1 <= len(spec.layers) <= limits.MAX_LAYERS:
         raise SnnxError(f"a model needs 1 to {limits.MAX_LAYERS} layers, got {len(spec.layers)}")
+    if spec.kind == "attention":  # patches -> attention -> a dense readout (snnx.train.attention)
+        extra = spec.extra
+        patch, heads, embed = extra.get("patch", 7), extra.get("heads", 4), extra.get("embed", 64)
+        ok = all(limits.is_count(v, 1, 4096) for v in (patch, heads, embed))
+        if not ok or len(shape) != 3 or shape[1] % patch or shape[2] % patch or embed % heads:
+            raise SnnxError(f"attention model: patch {patch!r} must divide the image {shape[1:]} and heads "
+                            f"{heads!r} the embedding {embed!r}")
+        if spec.layers[-1].kind != "dense" or spec.layers[-1].out > limits.MAX_LAYER_NEURONS:
+            raise SnnxError("attention model: the readout must be one dense layer within the limits")
+        return
     neurons = weights = 0
     for i, layer in enumerate(spec.layers, 1):
         if layer.kind == "dense":

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from snnx.data.datasets import load_split
+from snnx.deploy.manifest import Manifest
 from snnx.errors import SnnxError
 from snnx.viz import figures
 from snnx.viz.plots import energy_per_layer, gather, make_plots, weight_pairs
@@ -165,8 +166,12 @@ def test_report_shows_sim_and_energy_figures(tiny_run: Path, mnist_dir: Path, tm
               "layers": [{"name": "dense 100", "synops_energy_uJ": 0.7, "neuron_energy_uJ": 0.1},
                          {"name": "dense 10", "synops_energy_uJ": 0.05, "neuron_energy_uJ": 0.025}]}
     (run / "sim.json").write_text(json.dumps(sim))
-    (run / "deploy" / "loihi2").mkdir(parents=True)
-    (run / "deploy" / "loihi2" / "energy.json").write_text(json.dumps(energy))
+    (run / "provenance.json").unlink(missing_ok=True)  # hand-made artifacts: no provenance to check
+    bundle = run / "deploy" / "loihi2"
+    bundle.mkdir(parents=True)
+    (bundle / "energy.json").write_text(json.dumps(energy))
+    shutil.copyfile(run / "model.net", bundle / "model.net")
+    Manifest("loihi2", "model.net", {}, {}, 25, 2, 27, 32, 1).save(bundle)  # report verifies bundles
     text = report_command(run, mnist_dir).read_text(encoding="utf-8")
     for shown in ("81.23 %", "81.01 %", "99.75 %", "0.875", "43,210", "321.5", 'id="fig-energy"'):
         assert shown in text, shown
