@@ -3,7 +3,9 @@
 Every reader checks the sizes a file *declares* against these bounds before it allocates
 anything, so a small hostile file cannot make snnx allocate gigabytes. The bounds are far
 above any network Loihi 2 runs (a chip has about one million neurons), and far below what
-would exhaust a workstation. Pure Python: importable without torch or numpy.
+would exhaust a workstation. Pure Python: importable without torch or numpy. (Loihi's own
+bit widths and core capacities are hardware facts, not input bounds: they live with Loihi's
+arithmetic, in the ground floor ``snnx/loihi/``.)
 """
 
 from __future__ import annotations
