@@ -39,9 +39,9 @@ JSON = st.recursive(
 def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One valid file of each kind, written once; every example corrupts a copy."""
     import nir
-    from export.export_helpers import make_config, make_model, save_run
+    from conftest import make_config, make_model, save_run
+    from snnx.loihi.netx import write_netx
 
-    from snnx.export.netx import write_netx
     from snnx.sim.randnet import random_conv_net
 
     base = tmp_path_factory.mktemp("fuzz")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from synthetic import write_idx
+from conftest import write_idx
 
 from snnx import io as snnx_io
 from snnx.cli import main

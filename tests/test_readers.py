@@ -12,10 +12,10 @@ import h5py
 import numpy as np
 import pytest
 from PIL import Image
+from snnx.loihi.netx import read_netx, write_netx
 
 from snnx.cli import main
 from snnx.errors import SnnxError
-from snnx.export.netx import read_netx, write_netx
 from snnx.sim.predict import prepare_image
 from snnx.sim.randnet import random_conv_net, random_dense_net
 from snnx.validate import open_npy
@@ -189,7 +189,7 @@ def test_16_bit_png_is_scaled_not_clipped(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def simulated_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthetic import write_idx
+    from conftest import write_idx
 
     data = write_idx(tmp_path_factory.mktemp("mnist"), n_train=100, n_test=20)
     run = tmp_path_factory.mktemp("run") / "r"

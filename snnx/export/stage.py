@@ -13,13 +13,15 @@ import shutil
 from pathlib import Path
 
 from snnx import provenance
+from snnx.artifacts import stamp
 from snnx.config import ExportConfig, RunConfig
 from snnx.errors import SnnxError
 from snnx.export.from_nir import DT_DEFAULT, graph_to_float, read_graph
-from snnx.export.loihinet import LoihiNet
-from snnx.export.netx import write_netx
 from snnx.export.quantize import QuantReport, quantize
 from snnx.io import publish_files, staging_dir, write_json
+from snnx.loihi.net import LoihiNet
+from snnx.loihi.netx import read_netx, write_netx
+from snnx.run import RunFolder
 
 
 def export_command(
@@ -73,7 +75,7 @@ def export_command(
             fnet.timesteps = timesteps
         net, report = quantize(fnet, rule, pct, graded=graded or fnet.encoding == "direct")
         write_netx(net, net_tmp)
-        LoihiNet.load(net_tmp)  # what we wrote must read back
+        read_netx(net_tmp)  # what we wrote must read back
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))
         provenance.record(staging, dest, ["model.nir", "model.net", "quant.json"], inputs, "export")
         publish_files(staging, dest)
@@ -89,15 +91,16 @@ def _load_checkpoint(run: Path):
     from snnx.train.checkpoint import exists as checkpoint_exists
     from snnx.train.models import check_deployable
 
-    path = run / "checkpoint.json"
+    folder = RunFolder(run)
+    path = folder.checkpoint
     if not checkpoint_exists(path):
         raise SnnxError(f"{path} not found; run `snnx train -o {run}` first (or use --from-nir FILE.nir -o {run})")
     ck = Checkpoint.load(path)
-    cfg_path = run / "config.yaml"
+    cfg_path = folder.config
     if cfg_path.is_file():
-        folder = RunConfig.load(cfg_path)
+        saved = RunConfig.load(cfg_path)
         for section in ("model", "data"):
-            a, b = getattr(ck.config, section), getattr(folder, section)
+            a, b = getattr(ck.config, section), getattr(saved, section)
             keys = ["kind", "hidden", "conv", "bias", "neuron", "skip"] if section == "model" else ["dataset", "encoding"]
             diff = [k for k in keys if getattr(a, k) != getattr(b, k)]
             if diff:
@@ -120,8 +123,8 @@ def _checkpoint_graph(ck, run: Path):
 
 
 def _folder_export_config(dest: Path) -> ExportConfig:
-    cfg = dest / "config.yaml"
-    return RunConfig.load(cfg).export if cfg.is_file() else ExportConfig()
+    cfg = RunFolder(dest).load_config()
+    return cfg.export if cfg is not None else ExportConfig()
 
 
 def _scale_rule(scale: str | None, percentile: float | None, cfg: ExportConfig) -> tuple[str, float]:
@@ -138,7 +141,7 @@ def _scale_rule(scale: str | None, percentile: float | None, cfg: ExportConfig) 
 
 
 def _quant_json(report: QuantReport, net: LoihiNet, dt: float) -> dict:
-    d = report.to_dict()
+    d = stamp("quant", report.to_dict())
     d.update({"source": net.source, "dt": dt, "input": {"shape": list(net.input.shape),
               "encoding": net.input.encoding, "timesteps": net.input.timesteps, "params": net.input.params}})
     return d

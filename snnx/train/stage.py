@@ -9,6 +9,7 @@ from pathlib import Path
 from snnx.config import RunConfig, resolve
 from snnx.errors import SnnxError
 from snnx.io import run_lock
+from snnx.run import RunFolder
 from snnx.train.trainer import TrainResult, train
 
 # Everything snnx writes into a run folder: what `train --overwrite` removes. Files of the
@@ -46,7 +47,7 @@ def train_command(config: Path | None, out: Path, overrides: list[str], data_dir
     if out.exists() and not out.is_dir():
         raise SnnxError(f"run folder {out} is a file; give a folder with -o")
     if resume:
-        saved = out / "config.yaml"
+        saved = RunFolder(out).config
         if not saved.exists():
             raise SnnxError(f"--resume: {saved} not found; start a new run without --resume")
         cfg = RunConfig.load(saved, overrides)

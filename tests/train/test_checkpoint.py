@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from export.export_helpers import make_config, make_model, save_run
+from conftest import make_config, make_model, save_run
 from PIL import Image
 
 from snnx.cli import main
