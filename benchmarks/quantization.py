@@ -40,6 +40,7 @@ from snnx.export.intref import integer_reference  # noqa: E402
 from snnx.export.stage import export_command  # noqa: E402
 from snnx.sim.fast import predictions, simulate  # noqa: E402
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs  # noqa: E402
+from snnx.train.checkpoint import exists as checkpoint_exists  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "quantization.json"
 
@@ -58,7 +59,7 @@ def train(run: Path, qat: bool, epochs: int, extra: list[str]) -> float:
 def evaluate(run: Path, samples: int | None, data_dir: Path | None) -> dict:
     with contextlib.redirect_stdout(io.StringIO()):
         net = export_command(run, "loihi", None, None, None, None, None)
-    ref = FloatReference(run / "checkpoint.pt")
+    ref = FloatReference(run / "checkpoint.json")
     cfg = ref.config
     images = load_split(cfg.data.dataset, False, data_dir or cfg.data.dir)
     n = len(images) if samples is None else min(samples, len(images))
@@ -103,7 +104,7 @@ def main() -> None:
     runs, train_seconds = {}, {}
     for name, qat, given in (("no_qat", False, args.float_run), ("qat", True, args.qat_run)):
         run = given or args.out_dir / f"bench-quant-{name}"
-        if not (run / "checkpoint.pt").is_file():
+        if not checkpoint_exists(run / "checkpoint.json"):
             print(f"training {run} (qat={qat}, {args.epochs} epochs) ...", flush=True)
             train_seconds[name] = round(train(run, qat, args.epochs, args.extra), 1)
         runs[name] = run

@@ -59,15 +59,17 @@ def train(
     overrides: Sequence[str] = (),
     data_dir: PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
 ) -> TrainReport:
-    """Train into the run folder ``out`` (config.yaml, checkpoint.pt, metrics.csv, plots/).
+    """Train into the run folder ``out`` (config.yaml, checkpoint.{json,safetensors}, metrics.csv, plots/).
 
     ``config`` is a YAML file (every key has a default); ``overrides`` are ``KEY=VALUE`` strings
-    parsed as YAML (``"train.epochs=3"``); ``resume`` continues from ``out/last.pt``.
+    parsed as YAML (``"train.epochs=3"``); ``resume`` continues from ``out/last.json``; a folder
+    that already holds a run needs ``resume`` or ``overwrite`` (which removes its artifacts).
     """
     from snnx.train.stage import train_command
 
-    res = train_command(_path(config), Path(out), list(overrides), _path(data_dir), resume)
+    res = train_command(_path(config), Path(out), list(overrides), _path(data_dir), resume, overwrite)
     return TrainReport(
         Path(out), float(res.best_test_acc), int(res.epochs_done), float(res.seconds)
     )

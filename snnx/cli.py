@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -24,10 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a float SNN; writes checkpoint, metrics, plots")
     _add_config_args(p)
-    p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/last.json")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in the folder (removes its checkpoints, model.net, sim, deploy)")
 
     p = sub.add_parser("export", help="export to NIR and quantize to Loihi fixed point (model.net)")
-    p.add_argument("run", type=Path, nargs="?", help="run folder with checkpoint.pt")
+    p.add_argument("run", type=Path, nargs="?", help="run folder with checkpoint.json")
     p.add_argument("--target", default="loihi", choices=["loihi"])
     p.add_argument("--from-nir", type=Path, help="quantize this NIR file instead of a checkpoint")
     p.add_argument("-o", "--out", type=Path, help="run folder to write (with --from-nir)")
@@ -52,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="train, export, sim and deploy in one go")
     _add_config_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in the folder")
 
     p = sub.add_parser("predict", help="classify one image with the float and the fixed-point model")
     p.add_argument("run", type=Path)
@@ -77,7 +81,7 @@ def dispatch(args: argparse.Namespace) -> None:
     cmd = args.command
     if cmd == "train":
         snnx.train(args.out, config=args.config, overrides=args.overrides, data_dir=args.data_dir,
-                   resume=args.resume)
+                   resume=args.resume, overwrite=args.overwrite)
     elif cmd == "export":
         snnx.export(args.run, from_nir=args.from_nir, out=args.out, target=args.target, scale=args.scale,
                     percentile=args.percentile, timesteps=args.timesteps)
@@ -87,7 +91,8 @@ def dispatch(args: argparse.Namespace) -> None:
     elif cmd == "deploy":
         snnx.deploy(args.run, target=args.target, run_hw=args.run_hw, profile=args.profile, data_dir=args.data_dir)
     elif cmd == "run":
-        snnx.run_pipeline(args.out, config=args.config, overrides=args.overrides, data_dir=args.data_dir)
+        snnx.run_pipeline(args.out, config=args.config, overrides=args.overrides, data_dir=args.data_dir,
+                          overwrite=args.overwrite)
     elif cmd == "predict":
         snnx.predict(args.run, args.image, as_json=args.json, plot=args.plot, seed=args.seed)
     elif cmd == "report":
@@ -96,15 +101,55 @@ def dispatch(args: argparse.Namespace) -> None:
         snnx.compare(args.run, data_dir=args.data_dir)
 
 
+def written_folder(args: argparse.Namespace) -> Path | None:
+    """The run folder a command writes (locked while it runs), or None for a read-only command."""
+    if args.command in ("train", "run"):
+        return args.out
+    if args.command == "export":
+        return args.out if args.from_nir is not None else (args.out or args.run)
+    if args.command in ("sim", "deploy", "report", "compare"):
+        return args.run
+    return None
+
+
+def dispatch_locked(args: argparse.Namespace) -> None:
+    """``dispatch`` while holding the run folder's lock (a concurrent command is refused)."""
+    from snnx.io import run_lock
+    from snnx.train.distributed import writes_run_folder
+
+    folder = written_folder(args)
+    # a new folder: the stage takes the lock once it creates it; under torchrun rank 0 alone
+    # writes, so only it locks (the other ranks would be refused by their own rank 0)
+    if folder is None or not Path(folder).is_dir() or not writes_run_folder():
+        dispatch(args)
+        return
+    with run_lock(folder, args.command):
+        dispatch(args)
+
+
+_DISK_ERRORS = {errno.ENOSPC: "the disk is full; free some space and run the command again",
+                errno.EDQUOT: "the disk quota is exceeded; free some space and run the command again",
+                errno.EROFS: "the file system is read-only; write the run to another folder (-o)",
+                errno.EACCES: "permission denied; fix the folder's permissions or use another folder (-o)",
+                errno.EPERM: "operation not permitted; fix the folder's permissions or use another folder (-o)"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        dispatch(args)
+        dispatch_locked(args)
     except SnnxError as exc:
         if args.debug:
             raise
         print(f"snnx: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if args.debug or exc.errno not in _DISK_ERRORS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"snnx: error: cannot write{where}: {_DISK_ERRORS[exc.errno]} (earlier results were kept)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("snnx: interrupted; finished results were kept", file=sys.stderr)

@@ -8,6 +8,8 @@ silently ignored typo in a config wastes a training run.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import Any, Union
 
 import yaml
 
+from snnx import limits
 from snnx.errors import SnnxError
 from snnx.io import write_text
 
@@ -118,9 +121,18 @@ class RunConfig:
     def load(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
         path = Path(path)
         try:
+            if path.is_dir():
+                raise SnnxError(f"config file {path} is a folder; give a YAML file")
+            if path.exists() and path.stat().st_size > limits.MAX_JSON_BYTES:
+                raise SnnxError(f"config file {path} is larger than {limits.MAX_JSON_BYTES >> 20} MB; "
+                                "give a YAML config file")
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SnnxError(f"config file {path} not found") from None
+        except UnicodeDecodeError as exc:
+            raise SnnxError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 YAML") from None
+        except PermissionError:
+            raise SnnxError(f"config file {path} is not readable (permission denied)") from None
         except yaml.YAMLError as exc:
             line = getattr(getattr(exc, "problem_mark", None), "line", None)
             where = f" (line {line + 1})" if line is not None else ""
@@ -138,6 +150,28 @@ class RunConfig:
             text += "\n".join("# " + line for line in yaml.safe_dump(extra, sort_keys=False).splitlines())
             text += "\n"
         write_text(path, text)
+
+
+_CONV_RE = re.compile(r"^(\d+)c(\d+)(?:s(\d+))?$")
+
+
+def parse_conv(text: str) -> list[tuple[int, int, int]]:
+    """Parse ``16c5s2-32c3s2`` into [(channels, kernel, stride), ...], each within :mod:`snnx.limits`."""
+    blocks = []
+    for part in str(text).strip().split("-"):
+        m = _CONV_RE.match(part.strip())
+        if not m:
+            raise SnnxError(
+                f"model.conv block {part!r} is not CcKsS (e.g. 16c5s2 = 16 channels, 5x5 kernel, stride 2)"
+            )
+        ch, k, st = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+        if not (1 <= ch <= limits.MAX_CHANNELS and 1 <= k <= limits.MAX_KERNEL and 1 <= st <= limits.MAX_KERNEL):
+            raise SnnxError(f"model.conv block {part!r}: channels must be in [1, {limits.MAX_CHANNELS}], kernel in "
+                            f"[1, {limits.MAX_KERNEL}] and stride in [1, {limits.MAX_KERNEL}] (e.g. 16c5s2)")
+        blocks.append((ch, k, st))
+    if len(blocks) > limits.MAX_LAYERS:
+        raise SnnxError(f"model.conv has {len(blocks)} blocks; at most {limits.MAX_LAYERS}")
+    return blocks
 
 
 def resolve(config_path: str | Path | None, overrides: list[str] | None) -> RunConfig:
@@ -227,13 +261,21 @@ def _scalar(tp: Any, value: Any, key: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        out = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # PyYAML reads "5e-4" (no dot) as a string
             try:
-                return float(value)
+                out = float(value)
+            except OverflowError:
+                raise SnnxError(f"config key {key} = {value!r} is too large for a float") from None
+        elif isinstance(value, str):  # PyYAML reads "5e-4" (no dot) as a string
+            try:
+                out = float(value)
             except ValueError:
                 pass
+        if out is not None:
+            if not math.isfinite(out):
+                raise SnnxError(f"config key {key} must be a finite number, got {value!r}")
+            return out
     elif tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
@@ -243,22 +285,37 @@ def _scalar(tp: Any, value: Any, key: str) -> Any:
 def _check_values(cfg: RunConfig) -> None:
     """Range checks that types cannot express."""
     d, m, t = cfg.data, cfg.model, cfg.train
+    L = limits
+    if m.kind == "conv":
+        parse_conv(m.conv)
     checks = [
-        (d.timesteps >= 1, "data.timesteps must be >= 1", d.timesteps),
+        (1 <= d.timesteps <= L.MAX_TIMESTEPS, f"data.timesteps must be in [1, {L.MAX_TIMESTEPS}]", d.timesteps),
+        (d.gain > 0, "data.gain must be > 0", d.gain),
+        (d.latency_tau > 0, "data.latency_tau must be > 0 (steps)", d.latency_tau),
         (0 <= d.augment_shift <= 8, "data.augment_shift must be in [0, 8] pixels", d.augment_shift),
         (d.train_subset is None or d.train_subset >= 1, "data.train_subset must be >= 1 or null", d.train_subset),
         (d.test_subset is None or d.test_subset >= 1, "data.test_subset must be >= 1 or null", d.test_subset),
         (0.0 <= m.neuron.alpha < 1.0, "model.neuron.alpha must be in [0, 1)", m.neuron.alpha),
         (0.0 <= m.neuron.beta <= 1.0, "model.neuron.beta must be in [0, 1]", m.neuron.beta),
         (m.neuron.threshold > 0, "model.neuron.threshold must be > 0", m.neuron.threshold),
-        (all(h >= 1 for h in m.hidden), "model.hidden sizes must be >= 1", m.hidden),
+        (m.neuron.surrogate_slope > 0, "model.neuron.surrogate_slope must be > 0", m.neuron.surrogate_slope),
+        (all(1 <= h <= L.MAX_LAYER_NEURONS for h in m.hidden),
+         f"model.hidden sizes must be in [1, {L.MAX_LAYER_NEURONS}]", m.hidden),
+        (len(m.hidden) <= L.MAX_LAYERS, f"model.hidden may list at most {L.MAX_LAYERS} layers", len(m.hidden)),
         (m.skip in (1, 2), "model.skip must be 1 or 2", m.skip),
-        (m.kind != "attention" or (28 % m.patch == 0 and (m.hidden[0] if m.hidden else 64) % m.heads == 0),
+        (1 <= m.heads <= 1024 and 1 <= m.patch <= 28, "model.heads must be in [1, 1024] and model.patch in [1, 28]",
+         (m.patch, m.heads)),
+        (m.kind != "attention" or m.patch < 1 or m.heads < 1
+         or (28 % m.patch == 0 and (m.hidden[0] if m.hidden else 64) % m.heads == 0),
          "model.kind=attention needs model.patch dividing 28 and model.hidden[0] divisible by model.heads",
          (m.patch, m.hidden, m.heads)),
-        (t.epochs >= 0, "train.epochs must be >= 0", t.epochs),
-        (t.batch_size >= 1, "train.batch_size must be >= 1", t.batch_size),
+        (0 <= t.epochs <= L.MAX_EPOCHS, f"train.epochs must be in [0, {L.MAX_EPOCHS}]", t.epochs),
+        (1 <= t.batch_size <= L.MAX_BATCH, f"train.batch_size must be in [1, {L.MAX_BATCH}]", t.batch_size),
         (t.lr > 0, "train.lr must be > 0", t.lr),
+        (t.weight_decay >= 0, "train.weight_decay must be >= 0", t.weight_decay),
+        (t.step_size >= 1, "train.step_size must be >= 1", t.step_size),
+        (0 < t.gamma <= 1, "train.gamma must be in (0, 1]", t.gamma),
+        (0 <= t.seed < 2**63, "train.seed must be in [0, 2**63)", t.seed),
         (t.device in ("auto", "cpu") or t.device.startswith("cuda"), "train.device must be auto, cpu or cuda[:N]", t.device),
         (cfg.sim.samples is None or cfg.sim.samples >= 1, "sim.samples must be >= 1 or null", cfg.sim.samples),
         (0 < cfg.export.percentile <= 100, "export.percentile must be in (0, 100]", cfg.export.percentile),

@@ -36,6 +36,7 @@ def run_pipeline(
     config: str | Path | None = None,
     overrides: Sequence[str] = (),
     data_dir: str | Path | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """train -> export -> simulate -> deploy -> report into ``out``; returns summary.json's content.
 
@@ -50,7 +51,8 @@ def run_pipeline(
     overrides = list(overrides)
     cfg = resolve(config, overrides)  # validate before any stage starts
     times = StageTimes()
-    times.timed("train", api.train, out, config=config, overrides=overrides, data_dir=data_dir)
+    times.timed("train", api.train, out, config=config, overrides=overrides, data_dir=data_dir,
+                overwrite=overwrite)
     times.timed("export", api.export, out, target=cfg.export.target)
     times.timed("sim", api.simulate, out, backend=cfg.sim.backend, samples=cfg.sim.samples, data_dir=data_dir)
     times.timed("deploy", api.deploy, out, target=cfg.deploy.target, data_dir=data_dir)

@@ -37,7 +37,7 @@ class InputEncoding:
     """How images become input spikes: the arguments of :func:`snnx.data.encoders.encode`.
 
     ``source`` says where it was read ("model.net" after export, else "config.yaml" or
-    "checkpoint.pt"), so a report can say which truth it used.
+    "checkpoint.json"), so a report can say which truth it used.
     """
 
     encoding: str
@@ -183,11 +183,40 @@ class RunFolder:
 
     @property
     def checkpoint(self) -> Path:
-        return self.root / "checkpoint.pt"
+        return self.root / "checkpoint.json"  # + checkpoint.safetensors (snnx.train.checkpoint)
 
     @property
     def last(self) -> Path:
-        return self.root / "last.pt"
+        return self.root / "last.json"
+
+    @property
+    def has_checkpoint(self) -> bool:
+        """A checkpoint (safetensors + JSON, or a legacy .pt) is stored in the run."""
+        from snnx.train.checkpoint import exists
+
+        return exists(self.checkpoint)
+
+    @property
+    def provenance(self) -> Path:
+        return self.root / "provenance.json"
+
+    def lock(self, command: str):
+        """Context manager: hold the run's write lock (snnx.io.run_lock; a second writer is refused)."""
+        from snnx.io import run_lock
+
+        return run_lock(self.root, command)
+
+    def check_fresh(self, name: str) -> None:
+        """Refuse artifact ``name`` if modified since written or made from inputs that changed since."""
+        from snnx.provenance import check_fresh
+
+        check_fresh(self.root, name)
+
+    def check_consistent(self) -> None:
+        """model.net, sim.json and every bundle current and unmodified (readers of the whole run)."""
+        from snnx.provenance import check_run
+
+        check_run(self.root)
 
     @property
     def metrics(self) -> Path:
@@ -292,11 +321,11 @@ class RunFolder:
             config = self.load_config()
         if config is not None:
             return InputEncoding.of_data_config(config.data)
-        if self.checkpoint.is_file():
+        if self.has_checkpoint:
             from snnx.train.checkpoint import Checkpoint
 
             return InputEncoding.of_data_config(
-                Checkpoint.load(self.checkpoint).config.data, "checkpoint.pt"
+                Checkpoint.load(self.checkpoint).config.data, "checkpoint.json"
             )
         raise SnnxError(
             f"{self.root} has neither model.net nor config.yaml; run `snnx train -o {self.root}` first"

@@ -173,11 +173,11 @@ def make_model(config, seed: int = 0, gain: float = 3.0, bias_std: float = 0.05,
 
 
 def save_run(run: Path, config, model) -> Path:
-    """A run folder holding ``checkpoint.pt`` and ``config.yaml`` of ``model`` (no training)."""
+    """A run folder holding ``checkpoint.json`` and ``config.yaml`` of ``model`` (no training)."""
     from snnx.train.checkpoint import Checkpoint
 
     run.mkdir(parents=True, exist_ok=True)
-    Checkpoint(model.spec, model.state_dict(), config).save(run / "checkpoint.pt")
+    Checkpoint(model.spec, model.state_dict(), config).save(run / "checkpoint.json")
     config.save(run / "config.yaml")
     return run
 
@@ -200,7 +200,7 @@ def nets() -> SimpleNamespace:
 
 @pytest.fixture()
 def make_run(tmp_path: Path) -> Callable[..., Path]:
-    """``make_run(name, kind=..., alpha=..., seed=..., gain=...)`` -> a run folder with checkpoint.pt."""
+    """``make_run(name, kind=..., alpha=..., seed=..., gain=...)`` -> a run folder with checkpoint.json."""
 
     def make(
         name: str = "run",

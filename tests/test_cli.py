@@ -49,7 +49,7 @@ def test_missing_run_folder_for_every_stage(tmp_path: Path, capsys: pytest.Captu
 def test_wrong_stage_order(tmp_path: Path, run: Path, capsys: pytest.CaptureFixture) -> None:
     only_checkpoint = tmp_path / "half"
     only_checkpoint.mkdir()
-    (only_checkpoint / "checkpoint.pt").write_bytes((run / "checkpoint.pt").read_bytes())
+    (only_checkpoint / "checkpoint.json").write_bytes((run / "checkpoint.json").read_bytes())
     _fails(["sim", str(only_checkpoint)], capsys, "snnx export")
     _fails(["deploy", str(only_checkpoint)], capsys, "snnx export")
 
@@ -70,7 +70,7 @@ def test_corrupt_files_leave_earlier_results_untouched(run: Path, tmp_path: Path
     for p in run.iterdir():
         if p.is_file():
             (copy / p.name).write_bytes(p.read_bytes())
-    (copy / "checkpoint.pt").write_bytes(b"garbage")
+    (copy / "checkpoint.json").write_bytes(b"garbage")
     before = _digest(copy)
     _fails(["export", str(copy)], capsys, "checkpoint")
     assert _digest(copy) == before  # model.net, model.nir, quant.json of the earlier export kept

@@ -46,5 +46,42 @@ def test_bad_yaml_file(tmp_path: Path) -> None:
 def test_cli_reports_config_error_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = main(["train", "-o", str(tmp_path / "run"), "--set", "train.epochs=-1"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "train.epochs must be >= 0" in err[0]
+    assert code == 2 and len(err) == 1 and "train.epochs must be in [0, 100000]" in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("overrides, words", [
+    (["data.timesteps=10000000"], "data.timesteps must be in [1, 10000]"),
+    (["model.hidden=[1000000000]"], "model.hidden sizes must be in"),
+    (["model.kind=attention", "model.patch=0"], "model.patch in [1, 28]"),
+    (["model.kind=attention", "model.heads=0"], "model.heads must be in"),
+    (["model.kind=conv", "model.conv=0c5s2"], "model.conv block '0c5s2': channels must be in"),
+    (["model.kind=conv", "model.conv=16c0s2"], "kernel in"),
+    (["model.kind=conv", "model.conv=16c5s0"], "stride in"),
+    (["data.latency_tau=0"], "data.latency_tau must be > 0"),
+    (["data.latency_tau=-3"], "data.latency_tau must be > 0"),
+    (["data.gain=.nan"], "data.gain must be a finite number"),
+    (["train.lr=.inf"], "train.lr must be a finite number"),
+    (["model.neuron.threshold=.inf"], "model.neuron.threshold must be a finite number"),
+    (["train.lr=1e999"], "finite number"),
+    (["train.epochs=1000000000000"], "train.epochs must be in"),
+])
+def test_hostile_values_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture, overrides: list[str],
+                                            words: str) -> None:
+    argv = ["train", "-o", str(tmp_path / "run")]
+    for item in overrides:
+        argv += ["--set", item]
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("snnx: error: ") and words in err[0], err
+    assert not (tmp_path / "run").exists()
+
+
+def test_non_utf8_and_folder_configs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("train: {epochs: 1}  # caf\xe9\n".encode("latin-1"))
+    for path, words in ((bad, "is not UTF-8"), (tmp_path, "is a folder")):
+        code = main(["train", "-c", str(path), "-o", str(tmp_path / "run")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and words in err[0], err
     assert not (tmp_path / "run").exists()

@@ -15,7 +15,7 @@ def test_run_produces_every_artifact(mnist_dir: Path, tmp_path: Path, capsys: py
     run = tmp_path / "run"
     assert main(["run", "-o", str(run), "--data-dir", str(mnist_dir), *SMALL]) == 0
     out = capsys.readouterr().out
-    for name in ("config.yaml", "checkpoint.pt", "metrics.csv", "model.nir", "model.net", "quant.json", "sim.json",
+    for name in ("config.yaml", "checkpoint.json", "metrics.csv", "model.nir", "model.net", "quant.json", "sim.json",
                  "deploy/loihi2/manifest.json", "deploy/loihi2/energy.json", "deploy/loihi2/core_map.json",
                  "report.html", "summary.json"):
         assert (run / name).exists(), name

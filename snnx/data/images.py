@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from snnx import validate
 from snnx.errors import SnnxError
 
 MIN_SIDE = 8  # pixels; below this an image cannot hold a recognisable digit
@@ -70,22 +71,38 @@ def image_side(input_shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def read_gray(path: Path) -> Image.Image:
-    """The image file as 8-bit grayscale with transparency flattened onto white."""
-    if not path.is_file():
-        raise SnnxError(f"image {path} not found; pass an existing PNG or JPEG file with --image")
+    """The image file as 8-bit grayscale with transparency flattened onto white.
+
+    The size is checked from the header before decoding (snnx.limits.MAX_IMAGE_PIXELS);
+    16-bit and 32-bit grey images are scaled to 0..255, not clipped."""
     try:
-        with Image.open(path) as img:
+        with validate.open_image(path) as img:
             img.seek(0)
             img = ImageOps.exif_transpose(img)
             img.load()
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise SnnxError(f"cannot read {path} as an image ({type(exc).__name__}: {exc}); "
                         "pass a PNG or JPEG file") from None
+    if img.mode.startswith("I") or img.mode == "F":
+        img = _scale_to_8bit(img)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
     return img.convert("L")
+
+
+def _scale_to_8bit(img: Image.Image) -> Image.Image:
+    """A 16-bit (I;16), 32-bit integer (I) or float (F) grey image mapped onto 0..255 by its
+    bit depth (Pillow's convert("L") would clip everything above 255 to white)."""
+    a = np.asarray(img, dtype=np.float64)
+    if img.mode == "F":
+        lo, hi = (float(np.nanmin(a)), float(np.nanmax(a))) if a.size else (0.0, 1.0)
+        full = hi if lo >= 0 and hi <= 1 else 0.0
+        a = a * 255.0 if full else (a - lo) / max(hi - lo, 1e-12) * 255.0
+    else:
+        a = a * (255.0 / 65535.0) if a.max(initial=0) <= 65535 else a * (255.0 / a.max())
+    return Image.fromarray(np.clip(np.nan_to_num(np.round(a)), 0, 255).astype(np.uint8), "L")
 
 
 def border_level(a: np.ndarray) -> int:

@@ -58,6 +58,7 @@ class Manifest:
     reset_offset: int
     versions: dict[str, str] = field(default_factory=package_versions)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)  # sha256 of the run files it was made from
     source: str = ""
     created: str = field(
         default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -12,13 +12,12 @@ place when complete, manifest last, so a failed deploy leaves the previous bundl
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from snnx import provenance
 from snnx.artifacts import CORE_MAP_JSON, ENERGY_JSON, read_artifact, stamp
 from snnx.deploy.energy import (
     ann_energy,
@@ -31,7 +30,7 @@ from snnx.deploy.manifest import Manifest, next_power_of_two, verify_bundle
 from snnx.deploy.mapping import core_map, format_core_map
 from snnx.deploy.report import format_energy, plot_energy, write_markdown
 from snnx.errors import SnnxError
-from snnx.io import write_json
+from snnx.io import publish_dir, staging_dir, write_json
 from snnx.loihi.naming import layer_name
 from snnx.loihi.net import LoihiNet
 from snnx.run import RunFolder
@@ -94,6 +93,8 @@ def deploy_command(
                 f"--run runs the Loihi 2 bundle; use --target loihi2 (got --target {target})"
             )
         require_lava_loihi()
+    provenance.check_fresh(run, "model.net")
+    provenance.check_fresh(run, "sim.json")  # priced spikes must come from this model.net
     net = folder.load_net()
     model_path = folder.require(
         folder.net if target == "loihi2" else folder.nir, f"snnx export {run}"
@@ -121,6 +122,8 @@ def deploy_command(
     )
     energy["backend"] = sim.backend
     manifest = _manifest(net, config, sim, target, TARGETS[target], run)
+    manifest.inputs = {"model.net": provenance.digest(folder.net), "sim.json": provenance.digest(run / "sim.json"),
+                       **provenance.checkpoint_inputs(run)}
 
     final = folder.bundle(target)
     report = DeployReport(target, str(final), energy, cmap)
@@ -232,38 +235,12 @@ def _manifest(
 
 
 def _write_bundle(final: Path, model_path: Path, report: DeployReport, manifest: Manifest) -> None:
-    """Everything into a temporary folder, manifest last, then swap it into place."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    try:
+    """Everything into a staging folder, manifest last, then one atomic exchange into place."""
+    with staging_dir(final.parent, final.name) as tmp:
         shutil.copyfile(model_path, tmp / model_path.name)
         report.save(tmp)
         write_markdown(tmp / ENERGY_MD, report.energy, report.core_map)
         plot_energy(tmp / ENERGY_PNG, report.energy)
         manifest.save(tmp)
         verify_bundle(tmp)
-        _publishable(tmp)
-        old = None
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if old is not None:
-                os.replace(old, final)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _publishable(folder: Path) -> None:
-    """mkdtemp/mkstemp make private 0700/0600 entries; a bundle gets the usual umask modes."""
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
-    for path in folder.iterdir():
-        path.chmod(0o666 & ~umask)
+        publish_dir(tmp, final)

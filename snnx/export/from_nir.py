@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from snnx import validate
 from snnx.errors import SnnxError
 
 DT_DEFAULT = 1e-4
@@ -91,13 +92,16 @@ def read_graph(path: str | Path):
     import nir
 
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not path.is_dir():
         raise SnnxError(f"NIR file {path} not found; pass a graph written with nir.write")
+    validate.hdf5_preflight(path, "NIR graph", "write it with nir.write (nir 1.0)")
     try:
-        return nir.read(path)
+        graph = nir.read(path)
     except Exception as exc:  # noqa: BLE001 - h5py/nir raise many types for a bad file
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise SnnxError(f"{path} is not a readable NIR graph ({detail}); write it with nir.write (nir 1.0)") from None
+    validate.check_nir_graph(graph, path)
+    return graph
 
 
 def graph_metadata(graph) -> dict[str, Any]:
@@ -108,7 +112,8 @@ def graph_metadata(graph) -> dict[str, Any]:
     if raw is not None:
         try:
             out = dict(json.loads(raw.decode() if isinstance(raw, bytes) else str(raw)))
-        except (ValueError, TypeError):
+            validate.check_nir_snnx_meta(out)
+        except (ValueError, TypeError, RecursionError):
             raise SnnxError("the NIR graph's 'snnx' metadata is not valid JSON; re-export it with snnx export") from None
     if "dt" in meta and "dt" not in out:
         out["dt"] = float(np.asarray(meta["dt"]).reshape(-1)[0])

@@ -10,15 +10,15 @@ partial model.net / model.nir and keeps earlier results.
 from __future__ import annotations
 
 import shutil
-from contextlib import ExitStack
 from pathlib import Path
 
+from snnx import provenance
 from snnx.artifacts import stamp
 from snnx.config import ExportConfig, RunConfig
 from snnx.errors import SnnxError
 from snnx.export.from_nir import DT_DEFAULT, graph_to_float, read_graph
 from snnx.export.quantize import QuantReport, quantize
-from snnx.io import atomic_path, write_json
+from snnx.io import publish_files, staging_dir, write_json
 from snnx.loihi.net import LoihiNet
 from snnx.loihi.netx import read_netx, write_netx
 from snnx.run import RunFolder
@@ -58,11 +58,10 @@ def export_command(
         graded = ck.config.data.encoding == "direct"
     rule, pct = _scale_rule(scale, percentile, export_cfg)
 
-    folder = RunFolder(dest)
-    with ExitStack() as stack:
-        nir_tmp = stack.enter_context(atomic_path(folder.nir))
-        net_tmp = stack.enter_context(atomic_path(folder.net))
-        quant_tmp = stack.enter_context(atomic_path(folder.quant))
+    same = source_nir is None and Path(dest).resolve() == Path(run).resolve()
+    inputs = provenance.checkpoint_inputs(run) if same else {}  # checksums of what it was made from
+    with staging_dir(dest, "export") as staging:  # three files, committed in one step
+        nir_tmp, net_tmp, quant_tmp = staging / "model.nir", staging / "model.net", staging / "quant.json"
         if source_nir is not None:
             shutil.copyfile(source_nir, nir_tmp)
             source = f"nir:{source_nir.name}"
@@ -70,7 +69,7 @@ def export_command(
             from snnx.export.to_nir import write_nir
 
             write_nir(graph_meta, nir_tmp)
-            source = f"checkpoint:{run.name}/checkpoint.pt"
+            source = f"checkpoint:{run.name}/checkpoint.json"
         fnet = graph_to_float(read_graph(nir_tmp), source=source, timesteps=timesteps)
         if timesteps is not None:
             fnet.timesteps = timesteps
@@ -78,6 +77,8 @@ def export_command(
         write_netx(net, net_tmp)
         read_netx(net_tmp)  # what we wrote must read back
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))
+        provenance.record(staging, dest, ["model.nir", "model.net", "quant.json"], inputs, "export")
+        publish_files(staging, dest)
     print(format_table(report, dest))
     return net
 
@@ -87,11 +88,12 @@ def export_command(
 
 def _load_checkpoint(run: Path):
     from snnx.train.checkpoint import Checkpoint
+    from snnx.train.checkpoint import exists as checkpoint_exists
     from snnx.train.models import check_deployable
 
     folder = RunFolder(run)
     path = folder.checkpoint
-    if not path.is_file():
+    if not checkpoint_exists(path):
         raise SnnxError(f"{path} not found; run `snnx train -o {run}` first (or use --from-nir FILE.nir -o {run})")
     ck = Checkpoint.load(path)
     cfg_path = folder.config
@@ -116,7 +118,7 @@ def _checkpoint_graph(ck, run: Path):
 
     data = ck.config.data
     meta = snnx_metadata(DT_DEFAULT, data.timesteps, data.encoding,
-                         {"gain": data.gain, "latency_tau": data.latency_tau}, source=f"{run.name}/checkpoint.pt")
+                         {"gain": data.gain, "latency_tau": data.latency_tau}, source=f"{run.name}/checkpoint.json")
     return model_to_nir(ck.build_model(), meta, DT_DEFAULT)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from snnx.errors import SnnxError
 from snnx.export.from_nir import DELAY_CONVENTION, DT_DEFAULT
-from snnx.io import write_atomic
+from snnx.io import write_bytes
 
 NIR_FORMAT = "snnx-nir/1"
 
@@ -115,7 +115,12 @@ def _neuron_node(shape: tuple[int, ...], alpha: float, beta: float, theta: float
 
 
 def write_nir(graph, path: str | Path) -> Path:
-    """``nir.write`` to a temporary file renamed over ``path`` (never a half-written graph)."""
+    """``nir.write`` into memory, then one atomic file write (never a half-written graph; a full
+    disk is an OSError from Python, not an HDF5 failure inside a file)."""
+    import io
+
     import nir
 
-    return write_atomic(path, lambda tmp: nir.write(tmp, graph))
+    buf = io.BytesIO()
+    nir.write(buf, graph)
+    return write_bytes(path, buf.getvalue())

@@ -26,6 +26,7 @@ with a zero-safe copy of that function. Format only: building Lava processes is 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,9 @@ from typing import Any
 import h5py
 import numpy as np
 
+from snnx import validate
 from snnx.errors import SnnxError
-from snnx.io import atomic_path
+from snnx.io import write_bytes
 from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 
 META_GROUP = "snnx"
@@ -51,16 +53,19 @@ def write_netx(net: LoihiNet, path: str | Path) -> Path:
     """Write ``net`` as netx HDF5 at ``path`` atomically (a failed write leaves the old file)."""
     path = Path(path)
     _check_writable(net)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            layers = f.create_group("layer")
-            inp = layers.create_group("0")
-            _put_str(inp, "type", "input")
-            inp.create_dataset("shape", data=np.asarray(net.input.shape, dtype=np.int64))
-            for i, layer in enumerate(net.layers, start=1):
-                _write_layer(layers.create_group(str(i)), layer)
-            meta = f.create_group(META_GROUP)
-            meta.attrs["json"] = json.dumps(_metadata(net))
+    # built in memory, then written by Python: a full disk is an OSError (ENOSPC) from one
+    # write call, never an HDF5 library failure half-way through a file (which can crash)
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        layers = f.create_group("layer")
+        inp = layers.create_group("0")
+        _put_str(inp, "type", "input")
+        inp.create_dataset("shape", data=np.asarray(net.input.shape, dtype=np.int64))
+        for i, layer in enumerate(net.layers, start=1):
+            _write_layer(layers.create_group(str(i)), layer)
+        meta = f.create_group(META_GROUP)
+        meta.attrs["json"] = json.dumps(_metadata(net))
+    write_bytes(path, buf.getvalue())
     return path
 
 
@@ -131,29 +136,37 @@ def _put_str(g: h5py.Group, key: str, value: str) -> None:
 def read_netx(path: str | Path) -> LoihiNet:
     """Read a netx HDF5 file (ours or lava-dl's) into a LoihiNet; SnnxError if we cannot simulate it."""
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not path.is_dir():
         raise SnnxError(f"{path} not found; run `snnx export` first")
+    fix = "expected a netx model.net written by `snnx export` or lava-dl"
+    validate.hdf5_preflight(path, "model.net", fix)  # declared sizes and types, before reading
     try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise SnnxError(
-            f"{path} is not an HDF5 file; expected a netx model.net written by `snnx export` or lava-dl"
-        ) from None
-    with f:
-        if "layer" not in f or not isinstance(f["layer"], h5py.Group) or len(f["layer"]) == 0:
-            raise SnnxError(
-                f"{path} has no netx 'layer' group; expected a model.net written by `snnx export` or lava-dl"
-            )
-        meta = _read_meta(f, path)
-        return _read_layers(f["layer"], meta, path)
+        with h5py.File(path, "r") as f:
+            if "layer" not in f or not isinstance(f["layer"], h5py.Group) or len(f["layer"]) == 0:
+                raise SnnxError(f"{path} has no netx 'layer' group; {fix}")
+            meta = _read_meta(f, path)
+            net = _read_layers(f["layer"], meta, path)
+    except SnnxError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError, OSError) as exc:
+        # a field of the wrong type or shape that no explicit check above names
+        detail = str(exc).splitlines()[0][:100] if str(exc) else ""
+        raise SnnxError(f"{path} is damaged ({type(exc).__name__}: {detail}); re-run `snnx export`") from None
+    validate.check_loihinet(net, path)
+    return net
 
 
 def _read_meta(f: h5py.File, path: Path) -> dict[str, Any] | None:
     if META_GROUP not in f:
         return None
     try:
-        return json.loads(f[META_GROUP].attrs["json"])
-    except (KeyError, ValueError, TypeError):
+        raw = f[META_GROUP].attrs["json"]
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        if not isinstance(raw, str) or len(raw) > validate.MAX_STRING_BYTES:
+            raise TypeError("metadata is not a JSON string")
+        return validate.check_netx_meta(json.loads(raw), path)
+    except (KeyError, ValueError, TypeError, RecursionError):
         raise SnnxError(
             f"{path}: the '{META_GROUP}' metadata group is damaged; re-run `snnx export`"
         ) from None
@@ -224,6 +237,7 @@ def _read_layer(
     g: h5py.Group, kind: str, where: str, in_shape: tuple[int, ...] | None
 ) -> LoihiLayer:
     shape = tuple(int(s) for s in np.atleast_1d(g["shape"][()])) if "shape" in g else ()
+    validate.check_shape(shape, where)
     if kind == "flatten":
         n = int(np.prod(in_shape)) if in_shape else int(np.prod(shape))
         return LoihiLayer(kind="flatten", shape=(n,))

@@ -4,9 +4,9 @@ Image preparation (reading, inverting, centring, scaling the file) is
 :mod:`snnx.data.images`; its rules are in that module's docstring.
 
 The same input spikes (the run's encoding, ``--seed``) go to the float model
-(checkpoint.pt) and to the fast bit-accurate simulator on model.net. When model.net is
+(checkpoint.json) and to the fast bit-accurate simulator on model.net. When model.net is
 missing, the float result is printed with a note saying to run ``snnx export`` first; when
-checkpoint.pt is missing (a run made with ``snnx export --from-nir``), the fixed-point one.
+checkpoint.json is missing (a run made with ``snnx export --from-nir``), the fixed-point one.
 """
 
 from __future__ import annotations
@@ -38,6 +38,10 @@ def _counts_result(trace: Trace | None) -> tuple[int | None, list[int] | None]:
 
 def predict_command(run: Path, image: Path, as_json: bool, plot: Path | None, seed: int) -> dict:
     """Classify ``image``; print a table (or one JSON object) and optionally save a plot."""
+    from snnx.provenance import check_fresh
+
+    if Path(run).is_dir():
+        check_fresh(Path(run), "model.net")  # never show a float model beside an older model.net
     models = load_run_models(run)
     prepared = prepare_image(image, image_side(models.input_shape))
     x = encode_images(models, torch.from_numpy(prepared.pixels).reshape(1, *models.input_shape), seed)

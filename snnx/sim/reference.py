@@ -1,4 +1,4 @@
-"""The float reference: the trained model (checkpoint.pt) on the encoded inputs the fixed-point
+"""The float reference: the trained model (checkpoint.json) on the encoded inputs the fixed-point
 network gets, and the conversion of those encoded inputs to the simulators' integer spikes."""
 
 from __future__ import annotations

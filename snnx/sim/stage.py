@@ -17,15 +17,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from snnx import provenance
 from snnx.data.encoders import is_binary
 from snnx.errors import SnnxError
-from snnx.io import atomic_path
+from snnx.io import atomic_path, publish_files, staging_dir
 from snnx.loihi.naming import layer_name
 from snnx.loihi.net import LoihiNet
 from snnx.run import InputEncoding, RunFolder
 from snnx.sim.fast import FastRun, Stream, predictions, readout_counts
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
 from snnx.sim.result import BACKENDS, SimResult
+from snnx.train.checkpoint import exists as checkpoint_exists
+from snnx.validate import open_npy
 
 INPUT_BATCH = 500
 
@@ -63,6 +66,7 @@ def sim_command(
     t_start = time.perf_counter()
     folder = RunFolder(run)
     run, net_path = folder.root, folder.net
+    provenance.check_fresh(run, "model.net")  # refuse a model.net older than the checkpoint
     net = folder.load_net()
     config = folder.load_config()
     backend = backend or (config.sim.backend if config else "fast")
@@ -72,7 +76,7 @@ def sim_command(
         samples = config.sim.samples
     if save_spikes is not None and Path(save_spikes).suffix != ".npz":
         raise SnnxError(f"--save-spikes {save_spikes}: the file name must end in .npz")
-    reference = FloatReference(folder.checkpoint) if folder.checkpoint.is_file() else None
+    reference = FloatReference(folder.checkpoint) if checkpoint_exists(folder.checkpoint) else None
     inputs = _open_inputs(net, config, reference, samples, input_path, data_dir)
 
     fixed = _FixedRuns(
@@ -125,7 +129,11 @@ def sim_command(
     if save_spikes is not None:
         _write_spikes(Path(save_spikes), outcome.spikes)
     result = replace(result, seconds=float(time.perf_counter() - t_start))
-    result.save(folder.sim)
+    inputs = {"model.net": provenance.digest(net_path), **provenance.checkpoint_inputs(run)}
+    with staging_dir(run, "sim") as staging:  # sim.json and its provenance in one step
+        result.save(staging / folder.sim.name)
+        provenance.record(staging, run, [folder.sim.name], inputs, "sim")
+        publish_files(staging, run)
     print(format_table(result, run))
     return result
 
@@ -179,12 +187,7 @@ def _open_inputs(
 
 
 def _file_inputs(net: LoihiNet, path: Path, samples: int | None) -> Inputs:
-    try:
-        x = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise SnnxError(f"--input {path} not found") from None
-    except (OSError, ValueError) as exc:
-        raise SnnxError(f"--input {path} is not a .npy array ({exc})") from None
+    x = open_npy(path, "--input")  # header checked against the limits, nothing loaded yet
     want = tuple(net.input.shape)
     if x.ndim != 2 + len(want) or tuple(x.shape[2:]) != want or x.shape[1] < 1:
         raise SnnxError(

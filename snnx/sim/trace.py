@@ -1,7 +1,7 @@
 """Run images through a run's float model and its fixed-point network, keeping every layer.
 
 ``snnx predict`` and ``snnx report`` both need the same thing: the spikes (and membrane
-potentials) of every layer for a few images, from the float model (checkpoint.pt) and from
+potentials) of every layer for a few images, from the float model (checkpoint.json) and from
 the bit-accurate fixed-point network (model.net through the fast simulator), on identical
 input spikes. Fixed-point membranes are converted to float units (v_int / (64 * scale),
 DESIGN §4) so the two can be drawn on one axis.
@@ -44,12 +44,13 @@ class RunModels:
 
         if self.net is not None:
             return InputEncoding.of_input_spec(self.net.input).to_dict()
-        return InputEncoding.of_data_config(self.checkpoint.config.data, "checkpoint.pt").to_dict()
+        return InputEncoding.of_data_config(self.checkpoint.config.data, "checkpoint.json").to_dict()
 
 
 def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
-    """Load checkpoint.pt and model.net if present; explain what is missing in ``notes``."""
+    """Load checkpoint.json and model.net if present; explain what is missing in ``notes``."""
     from snnx.train.checkpoint import Checkpoint
+    from snnx.train.checkpoint import exists as checkpoint_exists
 
     run = Path(run)
     if not run.is_dir():
@@ -58,7 +59,7 @@ def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
     from snnx.run import RunFolder
 
     ck_path, net_path = RunFolder(run).checkpoint, RunFolder(run).net
-    if ck_path.exists():
+    if checkpoint_exists(ck_path):
         out.checkpoint = Checkpoint.load(ck_path)
         out.model = out.checkpoint.build_model()
     if net_path.exists():
@@ -69,13 +70,13 @@ def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
     else:
         out.notes.append(f"fixed point: not available, run `snnx export {run}` first to create model.net")
     if out.model is None and out.net is None:
-        raise SnnxError(f"{run} has neither checkpoint.pt nor model.net; run `snnx train -o {run}` first")
+        raise SnnxError(f"{run} has neither checkpoint.json nor model.net; run `snnx train -o {run}` first")
     if need_fixed and out.net is None:
         raise SnnxError(f"{net_path} not found; run `snnx export {run}` first")
     if out.model is not None and out.net is not None:
         a, b = tuple(out.checkpoint.spec.input_shape), tuple(out.net.input.shape)
         if int(np.prod(a)) != int(np.prod(b)):
-            raise SnnxError(f"{net_path} takes input {b} but checkpoint.pt takes {a}; re-run `snnx export {run}`")
+            raise SnnxError(f"{net_path} takes input {b} but checkpoint.json takes {a}; re-run `snnx export {run}`")
     return out
 
 

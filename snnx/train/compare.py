@@ -23,7 +23,10 @@ def compare_command(run: Path, data_dir: Path | None) -> dict:
 
     folder = RunFolder(run)
     run = folder.root
+    from snnx.provenance import check_run
+
     ck = Checkpoint.load(folder.checkpoint)
+    check_run(run)  # nothing stale, no bundle modified
     sim = folder.load_sim().to_dict()  # typed, schema-checked
     if not folder.energy().exists():
         raise SnnxError(f"{folder.energy()} not found; run `snnx deploy {run} --target loihi2` first")

@@ -10,13 +10,14 @@ the neuron recurrence loops, which is the main reason training is fast.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snnx import limits
+from snnx.config import parse_conv
 from snnx.errors import SnnxError
 from snnx.loihi.grid import effective_alpha, effective_beta
 from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, VTH_MAX
@@ -68,22 +69,6 @@ class ModelSpec:
         return cls(**d)
 
 
-_CONV_RE = re.compile(r"^(\d+)c(\d+)(?:s(\d+))?$")
-
-
-def parse_conv(text: str) -> list[tuple[int, int, int]]:
-    """Parse ``16c5s2-32c3s2`` into [(channels, kernel, stride), ...]."""
-    blocks = []
-    for part in text.strip().split("-"):
-        m = _CONV_RE.match(part.strip())
-        if not m:
-            raise SnnxError(
-                f"model.conv block {part!r} is not CcKsS (e.g. 16c5s2 = 16 channels, 5x5 kernel, stride 2)"
-            )
-        blocks.append((int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)))
-    return blocks
-
-
 def spec_from_config(model_cfg, input_shape: tuple[int, ...], num_classes: int, qat: bool) -> ModelSpec:
     """Architecture from the ``model`` config section."""
     n = model_cfg.neuron
@@ -106,12 +91,79 @@ def spec_from_config(model_cfg, input_shape: tuple[int, ...], num_classes: int, 
             if model_cfg.kind == "residual" and 1 <= j < len(hidden):
                 skip = model_cfg.skip if (model_cfg.skip == 1 or j >= 2) else 0
             layers.append(LayerSpec("dense", h, flatten_before=j == 0, skip=skip))
-    return ModelSpec(
+    spec = ModelSpec(
         kind=model_cfg.kind, input_shape=tuple(input_shape), layers=layers,
         alpha=n.alpha, beta=n.beta, threshold=n.threshold, bias=model_cfg.bias,
         surrogate=n.surrogate, surrogate_slope=n.surrogate_slope, qat=qat,
         stochastic_output=model_cfg.stochastic_output, extra=extra,
     )
+    check_spec(spec)
+    return spec
+
+
+def layer_out_shape(spec: LayerSpec, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Output shape of one layer (the one formula; SpikingLayer and the spec check use it)."""
+    if spec.kind == "dense":
+        return (spec.out,)
+    _, h, w = in_shape
+    ho = (h + 2 * spec.padding - spec.kernel) // spec.stride + 1
+    wo = (w + 2 * spec.padding - spec.kernel) // spec.stride + 1
+    return (spec.out, ho, wo)
+
+
+def check_spec(spec: ModelSpec) -> None:
+    """Refuse, before any tensor is allocated, a spec whose shapes are impossible or beyond
+    :mod:`snnx.limits` (a checkpoint from an untrusted source, or a config that shrinks an
+    image below one pixel)."""
+    shape = tuple(spec.input_shape)
+    if not 1 <= len(shape) <= 3 or not all(limits.is_count(s, 1, limits.MAX_LAYER_NEURONS) for s in shape):
+        raise SnnxError(f"model input shape {shape} must be 1 to 3 sizes in [1, {limits.MAX_LAYER_NEURONS}]")
+    if limits.prod(shape) > limits.MAX_LAYER_NEURONS:
+        raise SnnxError(f"model input shape {shape} has more than {limits.MAX_LAYER_NEURONS} values")
+    if not 1 <= len(spec.layers) <= limits.MAX_LAYERS:
+        raise SnnxError(f"a model needs 1 to {limits.MAX_LAYERS} layers, got {len(spec.layers)}")
+    if spec.kind == "attention":  # patches -> attention -> a dense readout (snnx.train.attention)
+        extra = spec.extra
+        patch, heads, embed = extra.get("patch", 7), extra.get("heads", 4), extra.get("embed", 64)
+        ok = all(limits.is_count(v, 1, 4096) for v in (patch, heads, embed))
+        if not ok or len(shape) != 3 or shape[1] % patch or shape[2] % patch or embed % heads:
+            raise SnnxError(f"attention model: patch {patch!r} must divide the image {shape[1:]} and heads "
+                            f"{heads!r} the embedding {embed!r}")
+        if spec.layers[-1].kind != "dense" or spec.layers[-1].out > limits.MAX_LAYER_NEURONS:
+            raise SnnxError("attention model: the readout must be one dense layer within the limits")
+        return
+    neurons = weights = 0
+    for i, layer in enumerate(spec.layers, 1):
+        if layer.kind == "dense":
+            fan_in = limits.prod(shape) if layer.flatten_before else shape[-1]
+            if len(shape) != 1 and not layer.flatten_before:
+                raise SnnxError(f"layer {i} is dense on a {len(shape)}-d input {shape} without flatten_before")
+            n_w = fan_in * layer.out
+        elif layer.kind == "conv":
+            if len(shape) != 3:
+                raise SnnxError(f"layer {i} is a conv on a {len(shape)}-d input {shape}; conv needs (C, H, W)")
+            if not (layer.out <= limits.MAX_CHANNELS and 1 <= layer.kernel <= limits.MAX_KERNEL
+                    and 1 <= layer.stride <= limits.MAX_KERNEL and 0 <= layer.padding <= limits.MAX_KERNEL):
+                raise SnnxError(f"layer {i}: conv with {layer.out} channels, kernel {layer.kernel}, stride "
+                                f"{layer.stride}, padding {layer.padding} is outside the limits (channels <= "
+                                f"{limits.MAX_CHANNELS}, kernel and stride in [1, {limits.MAX_KERNEL}])")
+            n_w = shape[0] * layer.out * layer.kernel**2
+        else:
+            raise SnnxError(f"layer {i} has unknown kind {layer.kind!r} (dense or conv)")
+        out = layer_out_shape(layer, shape)
+        if min(out) < 1:
+            raise SnnxError(f"layer {i} ({layer.kind}, kernel {layer.kernel}, stride {layer.stride}) shrinks its "
+                            f"input {shape} to {out}; use a smaller kernel or stride")
+        n = limits.prod(out)
+        if n > limits.MAX_LAYER_NEURONS or n_w > limits.MAX_LAYER_WEIGHTS:
+            raise SnnxError(f"layer {i} has {n:,} neurons and {n_w:,} weights; the limits are "
+                            f"{limits.MAX_LAYER_NEURONS:,} and {limits.MAX_LAYER_WEIGHTS:,} (docs/limits.md)")
+        if layer.skip and out != shape:
+            raise SnnxError(f"a residual layer needs equal input and output sizes, got {shape} -> {out}")
+        neurons, weights, shape = neurons + n, weights + n_w, out
+    if neurons > limits.MAX_TOTAL_NEURONS or weights > limits.MAX_TOTAL_WEIGHTS:
+        raise SnnxError(f"the model has {neurons:,} neurons and {weights:,} weights; the limits are "
+                        f"{limits.MAX_TOTAL_NEURONS:,} and {limits.MAX_TOTAL_WEIGHTS:,} (docs/limits.md)")
 
 
 def check_deployable(spec: ModelSpec) -> None:
@@ -153,13 +205,10 @@ class SpikingLayer(nn.Module):
         if spec.kind == "dense":
             fan_in = int(torch.tensor(in_shape).prod()) if spec.flatten_before else in_shape[-1]
             self.synapse: nn.Module = nn.Linear(fan_in, spec.out, bias=model.bias)
-            self.out_shape: tuple[int, ...] = (spec.out,)
+            self.out_shape: tuple[int, ...] = layer_out_shape(spec, in_shape)
         elif spec.kind == "conv":
-            c, h, w = in_shape
-            self.synapse = nn.Conv2d(c, spec.out, spec.kernel, spec.stride, spec.padding, bias=model.bias)
-            ho = (h + 2 * spec.padding - spec.kernel) // spec.stride + 1
-            wo = (w + 2 * spec.padding - spec.kernel) // spec.stride + 1
-            self.out_shape = (spec.out, ho, wo)
+            self.synapse = nn.Conv2d(in_shape[0], spec.out, spec.kernel, spec.stride, spec.padding, bias=model.bias)
+            self.out_shape = layer_out_shape(spec, in_shape)
         else:
             raise SnnxError(f"unknown layer kind {spec.kind!r}")
         if spec.skip and tuple(in_shape) != self.out_shape:

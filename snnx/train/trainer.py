@@ -1,8 +1,8 @@
 """The training loop: BPTT with surrogate gradients, checkpoints, metrics, resume.
 
-Writes into the run folder after every epoch (atomically): ``metrics.csv``, ``last.pt``
-(model + optimizer + scheduler, for ``--resume``), ``checkpoint.pt`` (best test accuracy)
-and ``plots/training.png``. A run killed mid-epoch resumes from the last finished epoch and,
+Writes into the run folder after every epoch (atomically): ``metrics.csv``, ``last``
+(model + optimizer + scheduler, for ``--resume``), ``checkpoint`` (best test accuracy), each
+as ``.safetensors`` + ``.json`` (snnx.train.checkpoint), and ``plots/training.png``. A run killed mid-epoch resumes from the last finished epoch and,
 because shuffling and spike encoding are seeded per (epoch, batch), continues exactly as an
 uninterrupted run would.
 
@@ -32,6 +32,7 @@ from snnx.errors import SnnxError
 from snnx.io import write_text
 from snnx.train import distributed
 from snnx.train.checkpoint import Checkpoint, load_weights
+from snnx.train.checkpoint import exists as checkpoint_exists
 from snnx.train.evaluate import batch_seed, evaluate_totals, rates_of
 from snnx.train.losses import make_loss
 from snnx.train.models import SNN, ModelSpec, build_model, spec_from_config
@@ -145,14 +146,20 @@ def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: i
 
 
 def train(cfg: RunConfig, run_dir: Path, data_dir: Path | None = None, resume: bool = False,
-          progress: bool = True, log=print) -> TrainResult:
-    """Train the configured model into ``run_dir``; see the module docstring for outputs."""
+          progress: bool = True, log=print, before_write=None) -> TrainResult:
+    """Train the configured model into ``run_dir``; see the module docstring for outputs.
+
+    Nothing is written before the data, the model and (with ``resume``) the last checkpoint
+    have loaded; config.yaml is written with the first finished epoch, so a run that fails
+    early leaves the folder as it was. ``before_write`` (e.g. removing an overwritten run's
+    artifacts) is called at that point, by rank 0 alone under torchrun.
+    """
     where = distributed.from_env()
     device = select_device(cfg.train.device, where.local_rank if where.world > 1 else None)
     with distributed.process_group(where, device) as where:
         if not where.main:
-            progress, log = False, _silent
-        return _train(cfg, Path(run_dir), data_dir, resume, progress, log, device, where)
+            progress, log, before_write = False, _silent, None
+        return _train(cfg, Path(run_dir), data_dir, resume, progress, log, device, where, before_write)
 
 
 def _silent(*_args, **_kwargs) -> None:
@@ -160,7 +167,7 @@ def _silent(*_args, **_kwargs) -> None:
 
 
 def _train(cfg: RunConfig, run_dir: Path, data_dir: Path | None, resume: bool, progress: bool, log,
-           device: torch.device, where: distributed.Rank) -> TrainResult:
+           device: torch.device, where: distributed.Rank, before_write) -> TrainResult:
     np.finfo(np.float32), np.finfo(np.float64)  # computed before flushing, or numpy warns
     torch.set_flush_denormal(True)  # decaying optimizer moments/membranes must not hit slow denormals
     train_set = load_data(cfg.data, True, data_dir)
@@ -179,9 +186,11 @@ def _train(cfg: RunConfig, run_dir: Path, data_dir: Path | None, resume: bool, p
         log(f"resuming {run_dir} after epoch {start_epoch}")
     net = distributed.wrap(model, device)  # a collective: every rank has passed its checks before rank 0 writes
     if where.main:
+        if before_write is not None:
+            before_write()
         run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save(run_dir / "config.yaml", {"versions": package_versions(), "device": str(device),
-                                           "seed": cfg.train.seed, "processes": where.world})
+    provenance = {"versions": package_versions(), "device": str(device), "seed": cfg.train.seed,
+                  "processes": where.world}
     t_run = time.perf_counter()
     for epoch in range(start_epoch, cfg.train.epochs):
         t0 = time.perf_counter()
@@ -197,11 +206,16 @@ def _train(cfg: RunConfig, run_dir: Path, data_dir: Path | None, resume: bool, p
         improved = acc > best
         best = max(best, acc)
         if where.main:
+            if epoch == start_epoch:
+                cfg.save(run_dir / "config.yaml", provenance)
             _save_epoch(run_dir, rows, spec, model, cfg, opt, sched, best, improved)
         log(f"epoch {epoch + 1}/{cfg.train.epochs}: loss {loss:.4f}  train {100 * train_acc:.2f}%  "
             f"test {100 * acc:.2f}%  ({row['seconds']:.1f} s)")
-    if where.main and cfg.train.epochs == 0 and not (run_dir / "checkpoint.pt").exists():
-        Checkpoint(spec, model.state_dict(), cfg, 0, {}).save(run_dir / "checkpoint.pt")
+    if where.main:
+        if start_epoch >= cfg.train.epochs:  # nothing trained: still a complete run folder
+            cfg.save(run_dir / "config.yaml", provenance)
+        if cfg.train.epochs == 0 and not checkpoint_exists(run_dir / "checkpoint.json"):
+            Checkpoint(spec, model.state_dict(), cfg, 0, {}).save(run_dir / "checkpoint.json")
     distributed.barrier()  # no process returns before rank 0's files are complete
     return TrainResult(run_dir, best, len(rows), rows, time.perf_counter() - t_run, where.rank)
 
@@ -225,21 +239,21 @@ def _save_epoch(run_dir: Path, rows: list[dict], spec: ModelSpec, model: SNN, cf
     write_metrics(rows, run_dir / "metrics.csv")
     state = model.state_dict()
     if improved:
-        Checkpoint(spec, state, cfg, row["epoch"], row).save(run_dir / "checkpoint.pt")
+        Checkpoint(spec, state, cfg, row["epoch"], row).save(run_dir / "checkpoint.json")
     Checkpoint(spec, state, cfg, row["epoch"], row, opt.state_dict(), sched.state_dict(),
-               {"rows": rows, "best": best}).save(run_dir / "last.pt")
+               {"rows": rows, "best": best}).save(run_dir / "last.json")
     plot_training(rows, run_dir / "plots" / "training.png")
 
 
 def _resume(run_dir: Path, spec: ModelSpec, model: SNN, opt, sched) -> tuple[int, list[dict], float]:
-    path = run_dir / "last.pt"
-    if not path.exists():
+    path = run_dir / "last.json"
+    if not checkpoint_exists(path):
         raise SnnxError(f"--resume: {path} not found; start a new run without --resume")
     ck = Checkpoint.load(path)
     if ck.spec != spec:
         raise SnnxError(f"--resume: {path} holds a different model ({ck.spec.kind}, "
                         f"{[ly.out for ly in ck.spec.layers]}); use the run's own config or a new run folder")
-    load_weights(model, ck.state_dict, "last.pt checkpoint")
+    load_weights(model, ck.state_dict, "last.json checkpoint")
     if ck.optimizer:
         opt.load_state_dict(ck.optimizer)
     if ck.scheduler:

@@ -31,6 +31,9 @@ MAX_TRACED = 64  # membrane traces kept per layer in the page (the most active n
 def report_command(run: Path, data_dir: Path | None) -> Path:
     """Write RUN/plots/*.png and RUN/report.html; return the report's path."""
     run = Path(run)
+    from snnx.provenance import check_run
+
+    check_run(run)  # a modified bundle or a stale sim.json is refused, not shown as genuine
     d = make_plots(run, data_dir)
     path = write_text(RunFolder(run).report, render(d))
     print(f"report: {path} ({len(d.figures)} plots)")

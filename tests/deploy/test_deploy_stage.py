@@ -83,7 +83,7 @@ def test_ann_macs_equal_the_ann_twin_of_the_checkpoint(run):
 
     report, _ = deploy(run)
     assert report.energy["ann"]["macs_per_inference"] == macs_per_inference(
-        Checkpoint.load(run / "checkpoint.pt").spec
+        Checkpoint.load(run / "checkpoint.json").spec
     )
 
 

@@ -36,7 +36,7 @@ def test_export_writes_nir_netx_and_quant_json(make_run, kind, capsys):
     # the netx file reads back into the same LoihiNet, array for array
     _assert_same(net, read_netx(run / "model.net"))
     # the QAT integers are the checkpoint's own: weights = round(W_q * k) exactly
-    model = Checkpoint.load(run / "checkpoint.pt").build_model()
+    model = Checkpoint.load(run / "checkpoint.json").build_model()
     for q, layer in zip(net.synapse_layers, model.layers, strict=True):
         p = layer.params()
         w = p.weight.detach().double().numpy() * q.scale
@@ -98,7 +98,7 @@ def _cli_error(capsys, *argv) -> str:
 
 def test_missing_checkpoint_says_train_first(tmp_path, capsys):
     err = _cli_error(capsys, tmp_path / "nothing")
-    assert "checkpoint.pt not found" in err and "snnx train" in err
+    assert "checkpoint.json not found" in err and "snnx train" in err
     assert not (tmp_path / "nothing" / "model.net").exists()
 
 
@@ -107,9 +107,9 @@ def test_checkpoint_of_another_model_is_refused(nets, make_run, capsys):
     nets.config("conv").save(run / "config.yaml")
     assert "another model" in _cli_error(capsys, run)
     # a checkpoint whose weights do not fit its own spec
-    ck = Checkpoint.load(run / "checkpoint.pt")
+    ck = Checkpoint.load(run / "checkpoint.json")
     ck.state_dict["layers.0.synapse.weight"] = torch.zeros(3, 3)
-    ck.save(run / "checkpoint.pt")
+    ck.save(run / "checkpoint.json")
     ck.config.save(run / "config.yaml")
     assert "does not match this model architecture" in _cli_error(capsys, run)
     assert not list(run.glob("model.*")) and not list(run.glob(".*tmp"))
@@ -119,9 +119,9 @@ def test_overflow_is_an_error_and_keeps_the_previous_export(make_run, capsys):
     run = make_run(qat=False)
     assert main(["export", str(run)]) == 0
     before = {p: (run / p).read_bytes() for p in ("model.nir", "model.net", "quant.json")}
-    ck = Checkpoint.load(run / "checkpoint.pt")
+    ck = Checkpoint.load(run / "checkpoint.json")
     ck.state_dict["layers.1.synapse.bias"][3] = 50.0  # 50 x scale >> 4095 (no QAT to clamp it)
-    ck.save(run / "checkpoint.pt")
+    ck.save(run / "checkpoint.json")
     err = _cli_error(capsys, run)
     assert "layer fc2: bias" in err and "[-4096, 4095]" in err
     assert {p: (run / p).read_bytes() for p in before} == before  # earlier results untouched

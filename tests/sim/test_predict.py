@@ -157,7 +157,8 @@ def test_without_model_net_prints_float_with_a_note(tiny_run: Path, tmp_path: Pa
     images, _ = digits
     run = tmp_path / "float-only"
     run.mkdir()
-    shutil.copy(tiny_run / "checkpoint.pt", run / "checkpoint.pt")
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(tiny_run / f"checkpoint{suffix}", run / f"checkpoint{suffix}")
     path = save_variants(tmp_path, images[2], 2)["mnist"]
     result = predict_command(run, path, as_json=True, plot=tmp_path / "p.png", seed=0)
     assert result["fixed_prediction"] is None and result["fixed_counts"] is None

@@ -46,7 +46,7 @@ def test_compare_without_a_deployed_run_is_a_one_line_error(deployed, tmp_path: 
     run, data = deployed
     half = tmp_path / "half"
     half.mkdir()
-    for name in ("checkpoint.pt", "sim.json", "config.yaml"):
+    for name in ("checkpoint.json", "checkpoint.safetensors", "sim.json", "config.yaml"):
         (half / name).write_bytes((run / name).read_bytes())
     assert main(["compare", str(half), "--data-dir", str(data)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -91,7 +91,7 @@ def test_training_runs_on_device_and_is_seeded(device: str, synthetic_mnist: Pat
             rows.append([{k: v for k, v in r.items() if "seconds" not in k} for r in csv.DictReader(f)])
     assert rows[0] == rows[1] and len(rows[0]) == 1
     assert f"device: {device}" in (tmp_path / "a" / "config.yaml").read_text()
-    ck = Checkpoint.load(tmp_path / "a" / "checkpoint.pt")
+    ck = Checkpoint.load(tmp_path / "a" / "checkpoint")
     assert all(t.device.type == "cpu" for t in ck.state_dict.values())
 
 

@@ -70,7 +70,8 @@ def test_two_processes_resume_and_two_nodes(synthetic_mnist: Path, tmp_path: Pat
     torchrun, launched as two "nodes" (c10d rendezvous on 127.0.0.1), continues exactly."""
     log = _standalone(tmp_path / "full", TINY, synthetic_mnist)
     assert sorted(p.name for p in (tmp_path / "full").iterdir()) == [
-        "checkpoint.pt", "config.yaml", "last.pt", "metrics.csv", "plots"]
+        "checkpoint.json", "checkpoint.safetensors", "config.yaml", "last.json", "last.safetensors", "metrics.csv",
+        "plots"]
     assert log.count("best test accuracy") == 1 and log.count("epoch 2/2:") == 1  # rank 0 alone reports
     rows = _rows(tmp_path / "full")
     assert [r["epoch"] for r in rows] == ["1", "2"]
@@ -87,8 +88,8 @@ def test_two_processes_resume_and_two_nodes(synthetic_mnist: Path, tmp_path: Pat
     logs = [_finish(p) for p in nodes]
     assert sum(text.count("resuming") for text in logs) == 1
     assert _rows(tmp_path / "cut") == rows  # a sum of two numbers does not depend on which rank holds which
-    a = Checkpoint.load(tmp_path / "cut" / "last.pt").state_dict
-    b = Checkpoint.load(tmp_path / "full" / "last.pt").state_dict
+    a = Checkpoint.load(tmp_path / "cut" / "last").state_dict
+    b = Checkpoint.load(tmp_path / "full" / "last").state_dict
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

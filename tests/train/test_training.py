@@ -27,11 +27,11 @@ def _rows(run: Path) -> list[dict]:
 def test_short_training_learns_real_mnist(mnist_dir: Path, tmp_path: Path) -> None:
     res = train_command(None, tmp_path / "run", QUICK, mnist_dir)
     assert res.best_test_acc > 0.80  # chance is 0.10
-    for name in ("config.yaml", "checkpoint.pt", "last.pt", "metrics.csv", "plots/training.png"):
+    for name in ("config.yaml", "checkpoint.json", "last.json", "metrics.csv", "plots/training.png"):
         assert (tmp_path / "run" / name).exists(), name
     rows = _rows(tmp_path / "run")
     assert [r["epoch"] for r in rows] == ["1", "2"] and "rate_layer1" in rows[0]
-    ck = Checkpoint.load(tmp_path / "run" / "checkpoint.pt")  # weights_only=True inside
+    ck = Checkpoint.load(tmp_path / "run" / "checkpoint.json")  # weights_only=True inside
     model = ck.build_model()
     assert ck.spec.layers[0].out == 100 and sum(p.numel() for p in model.parameters()) == 784 * 100 + 100 + 100 * 10 + 10
 
@@ -64,8 +64,8 @@ def test_resume_after_kill_mid_epoch(synthetic_mnist: Path, tmp_path: Path, monk
     monkeypatch.setattr(trainer, "train_epoch", real_epoch)
     train_command(None, tmp_path / "cut", [], synthetic_mnist, resume=True)
     assert _rows(tmp_path / "cut") == _rows(tmp_path / "full")
-    a = Checkpoint.load(tmp_path / "cut" / "last.pt").state_dict
-    b = Checkpoint.load(tmp_path / "full" / "last.pt").state_dict
+    a = Checkpoint.load(tmp_path / "cut" / "last.json").state_dict
+    b = Checkpoint.load(tmp_path / "full" / "last.json").state_dict
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -86,26 +86,26 @@ def test_conv_model_trains_and_saves(synthetic_mnist: Path, tmp_path: Path) -> N
     res = train_command(None, tmp_path / "conv", ["train.epochs=1", "model.kind=conv", "model.conv=4c5s2-8c3s2",
                                                    "model.hidden=[]", "train.batch_size=32"], synthetic_mnist)
     assert res.epochs_done == 1
-    spec = Checkpoint.load(tmp_path / "conv" / "checkpoint.pt").spec
+    spec = Checkpoint.load(tmp_path / "conv" / "checkpoint.json").spec
     assert [ly.kind for ly in spec.layers] == ["conv", "conv", "dense"]
 
 
 def test_checkpoint_errors(tmp_path: Path, synthetic_mnist: Path, capsys) -> None:
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(SnnxError, match="not a readable snnx checkpoint"):
+    with pytest.raises(SnnxError, match="not a valid snnx checkpoint"):
         Checkpoint.load(tmp_path / "junk.pt")
     with pytest.raises(SnnxError, match="not found"):
         Checkpoint.load(tmp_path / "missing.pt")
     # resuming a run with a different architecture is refused, the run folder untouched
     train_command(None, tmp_path / "r", ["train.epochs=1", "model.hidden=[16]"], synthetic_mnist)
-    before = (tmp_path / "r" / "last.pt").read_bytes()
+    before = (tmp_path / "r" / "last.json").read_bytes()
     (tmp_path / "r" / "config.yaml").write_text((tmp_path / "r" / "config.yaml").read_text().replace("- 16", "- 24"))
     code = main(["train", "-o", str(tmp_path / "r"), "--resume", "--data-dir", str(synthetic_mnist)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "different model" in err[-1]
-    assert (tmp_path / "r" / "last.pt").read_bytes() == before
+    assert (tmp_path / "r" / "last.json").read_bytes() == before
     # a checkpoint of another model cannot be loaded into this one
-    ck = Checkpoint.load(tmp_path / "r" / "checkpoint.pt")
+    ck = Checkpoint.load(tmp_path / "r" / "checkpoint.json")
     ck.spec.layers[0].out = 50
     with pytest.raises(SnnxError, match="does not match this model"):
         ck.build_model()

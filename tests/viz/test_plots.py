@@ -15,6 +15,7 @@ from PIL import Image
 
 from snnx.artifacts import schema_id
 from snnx.data.datasets import load_split
+from snnx.deploy.manifest import Manifest
 from snnx.errors import SnnxError
 from snnx.run import EnergyReport
 from snnx.sim.result import SimResult
@@ -152,7 +153,7 @@ def test_report_without_sim_and_deploy_names_the_commands(tiny_run: Path, mnist_
                                                             tmp_path: Path, few_samples) -> None:
     run = tmp_path / "r"
     run.mkdir()
-    for name in ("checkpoint.pt", "config.yaml"):  # trained only: no metrics, export, sim, deploy
+    for name in ("checkpoint.json", "checkpoint.safetensors", "config.yaml"):  # trained only: no metrics, export, sim, deploy
         shutil.copy(tiny_run / name, run / name)
     text = report_command(run, mnist_dir).read_text(encoding="utf-8")
     text = text.replace(f"`snnx export {run}` first", "")  # quant.json's own message must remain
@@ -171,8 +172,12 @@ def test_report_shows_sim_and_energy_figures(tiny_run: Path, mnist_dir: Path, tm
     energy = _energy_json([{"name": "dense 100", "energy_pJ": {"synops": 7e5, "neuron_updates": 1e5}},
                            {"name": "dense 10", "energy_pJ": {"synops": 5e4, "neuron_updates": 2.5e4}}])
     sim.save(run / "sim.json")
-    (run / "deploy" / "loihi2").mkdir(parents=True)
-    (run / "deploy" / "loihi2" / "energy.json").write_text(json.dumps(energy))
+    (run / "provenance.json").unlink(missing_ok=True)  # hand-made artifacts: no provenance to check
+    bundle = run / "deploy" / "loihi2"
+    bundle.mkdir(parents=True)
+    (bundle / "energy.json").write_text(json.dumps(energy))
+    shutil.copyfile(run / "model.net", bundle / "model.net")
+    Manifest("loihi2", "model.net", {}, {}, 25, 2, 27, 32, 1).save(bundle)  # report verifies bundles
     text = report_command(run, mnist_dir).read_text(encoding="utf-8")
     for shown in ("81.23 %", "81.01 %", "99.75 %", "0.875", "43,210", "321.5", 'id="fig-energy"'):
         assert shown in text, shown
@@ -205,5 +210,5 @@ def test_report_numbers_equal_snnx_sim_on_the_same_images(tiny_run: Path, mnist_
 def test_report_of_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SnnxError, match="not found"):
         report_command(tmp_path / "nope", None)
-    with pytest.raises(SnnxError, match="neither checkpoint.pt nor model.net"):
+    with pytest.raises(SnnxError, match="neither checkpoint.json nor model.net"):
         report_command(tmp_path, None)
