@@ -47,7 +47,7 @@ def _snnx_train(launcher: list[str], out: Path, sets: list[str], data: Path, *ex
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 240) -> str:
+def _finish(proc: subprocess.Popen, timeout: float = 900) -> str:  # generous: a loaded 2-core CI box
     out, _ = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, out[-3000:]
     return out
