@@ -69,7 +69,7 @@ def test_two_processes_resume_and_two_nodes(synthetic_mnist: Path, tmp_path: Pat
     """One run folder with one row per epoch; the metrics are the global ones; --resume under
     torchrun, launched as two "nodes" (c10d rendezvous on 127.0.0.1), continues exactly."""
     log = _standalone(tmp_path / "full", TINY, synthetic_mnist)
-    assert sorted(p.name for p in (tmp_path / "full").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "full").iterdir() if not p.name.startswith(".")) == [
         "checkpoint.json", "checkpoint.safetensors", "config.yaml", "last.json", "last.safetensors", "metrics.csv",
         "plots"]
     assert log.count("best test accuracy") == 1 and log.count("epoch 2/2:") == 1  # rank 0 alone reports
