@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from snnx.errors import SnnxError
+from snnx.export.frameworks import FRAMEWORKS
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=["max", "percentile"], help="weight scale rule (default: config)")
     p.add_argument("--percentile", type=float, help="percentile for --scale percentile")
     p.add_argument("--timesteps", type=int, help="input steps for a NIR graph without snnx metadata")
+    p.add_argument("--framework", default="auto", choices=list(FRAMEWORKS),
+                   help="whose NIR exporter wrote the graph (its units and conventions; default: recognise it)")
 
     p = sub.add_parser("sim", help="bit-accurate fixed-point simulation vs the float model")
     p.add_argument("run", type=Path)
@@ -79,7 +82,8 @@ def dispatch(args: argparse.Namespace) -> None:
     elif cmd == "export":
         from snnx.export.stage import export_command
 
-        export_command(args.run, args.target, args.from_nir, args.out, args.scale, args.percentile, args.timesteps)
+        export_command(args.run, args.target, args.from_nir, args.out, args.scale, args.percentile, args.timesteps,
+                       args.framework)
     elif cmd == "sim":
         from snnx.sim.stage import sim_command
 

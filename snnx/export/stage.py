@@ -30,6 +30,7 @@ def export_command(
     scale: str | None,
     percentile: float | None,
     timesteps: int | None,
+    framework: str = "auto",
 ) -> LoihiNet:
     """Export RUN's checkpoint (or ``from_nir``) to Loihi fixed point; print a per-layer table."""
     if target != "loihi":
@@ -68,13 +69,17 @@ def export_command(
 
             write_nir(graph_meta, nir_tmp)
             source = f"checkpoint:{run.name}/checkpoint.pt"
-        fnet = graph_to_float(read_graph(nir_tmp), source=source, timesteps=timesteps)
+        fnet = graph_to_float(read_graph(nir_tmp), source=source, timesteps=timesteps,
+                              framework=framework if source_nir is not None else "snnx")
         if timesteps is not None:
             fnet.timesteps = timesteps
         net, report = quantize(fnet, rule, pct, graded=graded or fnet.encoding == "direct")
         write_netx(net, net_tmp)
         LoihiNet.load(net_tmp)  # what we wrote must read back
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))
+    if source_nir is not None:
+        for line in [fnet.assumed, *fnet.notes]:
+            print(f"snnx: {line}")
     print(format_table(report, dest))
     return net
 
