@@ -56,7 +56,26 @@ def export_command(
         source_nir, graph_meta = None, _checkpoint_graph(ck, run)
         graded = ck.config.data.encoding == "direct"
     rule, pct = _scale_rule(scale, percentile, export_cfg)
+    made_dest = not dest.exists()
+    try:
+        net, report, fnet = _write_outputs(dest, source_nir, graph_meta, run, timesteps, framework, rule, pct, graded)
+    except BaseException:
+        if made_dest and dest.is_dir() and not any(dest.iterdir()):
+            dest.rmdir()  # a failed export leaves no empty run folder behind
+        raise
+    if source_nir is not None:
+        for line in [fnet.assumed, *fnet.notes]:
+            print(f"snnx: {line}")
+    print(format_table(report, dest))
+    from snnx.export.probe import warn_if_dead
 
+    warn_if_dead(net)
+    return net
+
+
+def _write_outputs(dest: Path, source_nir: Path | None, graph_meta, run: Path | None, timesteps: int | None,
+                   framework: str, rule: str, pct: float, graded: bool):
+    """Compute everything, then write model.nir, model.net and quant.json together (temporary names)."""
     with ExitStack() as stack:
         nir_tmp = stack.enter_context(atomic_path(dest / "model.nir"))
         net_tmp = stack.enter_context(atomic_path(dest / "model.net"))
@@ -77,11 +96,7 @@ def export_command(
         write_netx(net, net_tmp)
         LoihiNet.load(net_tmp)  # what we wrote must read back
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))
-    if source_nir is not None:
-        for line in [fnet.assumed, *fnet.notes]:
-            print(f"snnx: {line}")
-    print(format_table(report, dest))
-    return net
+    return net, report, fnet
 
 
 # ----------------------------------------------------------------------------- inputs
