@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, help="first N test images (default: all)")
     p.add_argument("--input", type=Path, help="spikes.npy [samples, T, *input shape] instead of the dataset")
     p.add_argument("--save-spikes", type=Path, help="write every layer's spikes to this .npz")
+    p.add_argument("--labels", type=Path, help="labels.npy [samples] for --input: report the accuracy")
     p.add_argument("--data-dir", type=Path)
 
     p = sub.add_parser("deploy", help="deployment bundle, core map and energy report")
@@ -87,7 +88,7 @@ def dispatch(args: argparse.Namespace) -> None:
     elif cmd == "sim":
         from snnx.sim.stage import sim_command
 
-        sim_command(args.run, args.backend, args.samples, args.input, args.save_spikes, args.data_dir)
+        sim_command(args.run, args.backend, args.samples, args.input, args.save_spikes, args.data_dir, args.labels)
     elif cmd == "deploy":
         from snnx.deploy.stage import deploy_command
 

@@ -288,7 +288,8 @@ def _layer(ops: list, neuron: tuple[str, Any], in_shape: tuple[int, ...], readin
 
     name, node = neuron
     s = compose(ops, in_shape)
-    syn_name = next((o.name for o in ops if o.kind in ("dense", "conv")), ops[-1].name)
+    syn_name = next((o.name for o in ops if o.kind in ("dense", "conv")), None) or next(
+        (o.name for o in ops if o.kind == "pool"), ops[-1].name)
     out_shape = s.out_shape
     n_out = int(np.prod(out_shape))
 

@@ -229,3 +229,214 @@ def test_sinabs_cnn_agrees_with_sinabs(tmp_path, capsys):
     assert theirs.sum() > 0
     # 8-bit weights vs Sinabs' float32: counts stay within a spike or two of Sinabs' own
     assert np.abs(ours - theirs).mean() <= 1.0
+
+
+# ----------------------------------------------------------------------------- pooling and Scale on their own
+
+
+def _pool_graph(avg: bool) -> nir.NIRGraph:
+    """conv -> IF -> (Avg|Sum)Pool2d -> Scale -> IF -> Flatten -> Affine -> LIF: pooling between neurons."""
+    rng = np.random.default_rng(3)
+    pool_cls = nir.AvgPool2d if avg else nir.SumPool2d
+    ones = lambda *s: np.ones(s)  # noqa: E731
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([2, 8, 8])}),
+        "conv": nir.Conv2d(
+            input_shape=(8, 8),
+            weight=rng.normal(0.3, 0.5, (4, 2, 3, 3)),
+            stride=1,
+            padding=1,
+            dilation=1,
+            groups=1,
+            bias=np.zeros(4),
+        ),
+        "if1": nir.IF(
+            r=ones(4, 8, 8) * 1e4, v_threshold=ones(4, 8, 8)
+        ),  # r = 1/dt: v += I per step
+        "pool": pool_cls(
+            kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])
+        ),
+        "scale": nir.Scale(scale=np.array([1.0, 0.5, 2.0, 1.0])),
+        "if2": nir.IF(r=ones(4, 4, 4) * 1e4, v_threshold=np.full((4, 4, 4), 0.5 if avg else 1.5)),
+        "flat": nir.Flatten(input_type={"input": np.array([4, 4, 4])}, start_dim=0, end_dim=-1),
+        "fc": nir.Affine(weight=rng.normal(0.1, 0.4, (10, 64)), bias=np.zeros(10)),
+        "lif": nir.LIF(
+            tau=np.full(10, 1e-3),
+            r=np.ones(10),
+            v_leak=np.zeros(10),
+            v_threshold=np.full(10, 0.2),
+            v_reset=np.zeros(10),
+        ),
+        "output": nir.Output(output_type={"output": np.array([10])}),
+    }
+    names = list(nodes)
+    return nir.NIRGraph(
+        nodes=nodes,
+        edges=list(zip(names[:-1], names[1:], strict=True)),
+        metadata={"dt": 1e-4},
+        type_check=False,
+    )
+
+
+@pytest.mark.parametrize("avg", [False, True])
+def test_pooling_between_neurons_is_a_grouped_convolution_bit_exact_with_lava(
+    tmp_path, capsys, avg
+):
+    nir.write(tmp_path / "pool.nir", _pool_graph(avg))
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "export",
+                "--from-nir",
+                str(tmp_path / "pool.nir"),
+                "-o",
+                str(run),
+                "--timesteps",
+                "12",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "grouped convolution" in out and "Scale" in out
+    pool = LoihiNet.load(run / "model.net").synapse_layers[1]
+    assert pool.kind == "conv" and pool.groups == 4 and pool.weight.shape == (4, 1, 2, 2)
+    assert (
+        np.all(pool.weight == pool.weight[:, :, :1, :1]) and pool.name == "pool"
+    )  # constant per channel
+    x = (np.random.default_rng(4).random((6, 12, 2, 8, 8)) < 0.3).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["sim", str(run), "--input", str(tmp_path / "x.npy"), "--backend", "both"]) == 0
+    result = json.loads((run / "sim.json").read_text())
+    assert result["lava_fast_identical"] is True and all(
+        la["spikes"] > 0 for la in result["layers"]
+    )
+
+
+def test_pooled_chain_matches_its_float_equations():
+    """The composed synapses compute what the chain of NIR nodes computes (float64, one step, IF inputs)."""
+    import torch
+    import torch.nn.functional as F
+
+    g = _pool_graph(avg=True)
+    fnet = graph_to_float(g)
+    s = torch.as_tensor((np.random.default_rng(5).random((3, 4, 8, 8)) < 0.5).astype(np.float64))
+    pooled = F.avg_pool2d(s, 2) * torch.tensor([1.0, 0.5, 2.0, 1.0]).reshape(1, 4, 1, 1)
+    pool_layer = fnet.layers[1]
+    got = F.conv2d(
+        s,
+        torch.as_tensor(pool_layer.weight),
+        None,
+        pool_layer.stride,
+        pool_layer.padding,
+        groups=pool_layer.groups,
+    )
+    assert pool_layer.threshold == 0.5  # IF with r = 1/dt: gain 1, the graph's threshold
+    assert torch.allclose(got, pooled, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- dead networks and --labels
+
+
+def _dense_graph(w1: np.ndarray, theta: float) -> nir.NIRGraph:
+    n = w1.shape[0]
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([w1.shape[1]])}),
+        "fc": nir.Linear(weight=w1),
+        "lif": nir.LIF(
+            tau=np.full(n, 1e-4),
+            r=np.ones(n),
+            v_leak=np.zeros(n),
+            v_threshold=np.full(n, theta),
+            v_reset=np.zeros(n),
+        ),
+        "output": nir.Output(output_type={"output": np.array([n])}),
+    }
+    return nir.NIRGraph(
+        nodes=nodes,
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
+        metadata={"dt": 1e-4},
+        type_check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "w,theta,words",
+    [
+        (np.full((10, 100), -0.1), 1.0, "can never reach its threshold"),  # only inhibition
+        (
+            np.full((10, 100), 0.0101),
+            1.0,
+            "silent on 8 random inputs",
+        ),  # tau = dt: needs all 100 inputs at once
+    ],
+)
+def test_a_network_that_cannot_spike_is_warned_about_in_one_line(tmp_path, capsys, w, theta, words):
+    nir.write(tmp_path / "g.nir", _dense_graph(w, theta))
+    assert (
+        main(
+            [
+                "export",
+                "--from-nir",
+                str(tmp_path / "g.nir"),
+                "-o",
+                str(tmp_path / "r"),
+                "--timesteps",
+                "5",
+            ]
+        )
+        == 0
+    )
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and words in warnings[0]
+
+
+def test_a_live_network_gets_no_warning(tmp_path, capsys):
+    _, out = _export(tmp_path, "snntorch_zero", capsys)
+    assert "warning" not in out
+
+
+def test_sim_labels_give_the_accuracy_of_a_users_spikes(tmp_path, capsys, inputs):
+    x, labels = inputs
+    run, _ = _export(tmp_path, "spikingjelly", capsys)
+    np.save(tmp_path / "x.npy", x[:300])
+    np.save(tmp_path / "y.npy", labels[:300].astype(np.int64))
+    assert (
+        main(
+            [
+                "sim",
+                str(run),
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--labels",
+                str(tmp_path / "y.npy"),
+            ]
+        )
+        == 0
+    )
+    result = json.loads((run / "sim.json").read_text())
+    want = np.mean(_predictions(run, x[:300]) == labels[:300])
+    assert result["fixed_accuracy"] == pytest.approx(want) and want > 0.5
+    assert "accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "labels,words",
+    [
+        (np.zeros(3), "3 labels for 300 samples"),
+        (np.zeros((300, 2)), "1-D array"),
+        (np.full(300, 0.5), "integer classes"),
+    ],
+)
+def test_bad_labels_are_one_line_errors(tmp_path, capsys, inputs, labels, words):
+    x, _ = inputs
+    run, _ = _export(tmp_path, "spikingjelly", capsys)
+    np.save(tmp_path / "x.npy", x[:300])
+    np.save(tmp_path / "y.npy", labels)
+    rc = main(
+        ["sim", str(run), "--input", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and err.count("\n") == 1
+    assert not (run / "sim.json").exists()
