@@ -1,8 +1,10 @@
 """NIR graph -> discrete-time float network (:class:`FloatNet`), the quantizer's only input.
 
-NIR is continuous time; Loihi and our models are discrete. We read the neuron nodes with the
-forward-Euler convention snntorch uses (one step = ``dt`` seconds, ``dt`` from the graph's
-metadata, 1e-4 s when absent):
+NIR is continuous time; Loihi and our models are discrete. Each exporter writes its own discrete
+model into the NIR nodes with its own units (:mod:`snnx.export.frameworks` reads snnTorch, Norse,
+Sinabs, Rockpool, SpikingJelly and lava-dl conventions, see docs/interop.md). The default, for
+snnx's own graphs and generic NIR, is forward Euler (one step = ``dt`` seconds, ``dt`` from the
+graph's metadata, 1e-4 s when absent):
 
 * ``LIF(tau, r, v_leak, v_threshold, v_reset = 0)``::
 
