@@ -254,7 +254,7 @@ def _dense_from_chain(ops: list[_Op], in_shape: tuple[int, ...]) -> Synapse:
     jac = torch.autograd.functional.jacobian(
         f, torch.zeros(n_in, dtype=torch.float64), vectorize=True
     )
-    names = " -> ".join(o.name for o in ops if o.kind != "flatten")
+    names = " -> ".join(f"{o.name} ({type(o.node).__name__})" for o in ops if o.kind != "flatten")
     return Synapse(
         "dense",
         jac.numpy(),
@@ -422,8 +422,10 @@ def compose(ops: list[_Op], in_shape: tuple[int, ...]) -> Synapse:
             if cur is None:
                 cur = op
             else:  # cur is a pool
+                notes.append(
+                    f"{cur.name} ({type(cur.node).__name__}) merged into the kernel of {op.name} (Conv2d)"
+                )
                 cur = _conv_after_pool(cur, op)
-                notes.append(f"{ops[0].name} (pooling) merged into {op.name}'s kernel")
             if post_scale is not None:
                 raise refuse(
                     op.name, op.node, "a Scale between pooling and a convolution is not supported"
@@ -433,7 +435,9 @@ def compose(ops: list[_Op], in_shape: tuple[int, ...]) -> Synapse:
                 cur = op
             elif cur.kind == "conv":
                 cur = _pool_after_conv(cur, op)
-                notes.append(f"{op.name} (pooling) merged into {cur.name}'s kernel")
+                notes.append(
+                    f"{op.name} ({type(op.node).__name__}) merged into the kernel of {cur.name} (Conv2d)"
+                )
             else:
                 raise refuse(
                     op.name,

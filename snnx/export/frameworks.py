@@ -212,9 +212,12 @@ def reading_for(graph, meta: dict[str, Any], framework: str, dt_default: float) 
         notes.append("Norse's reset is to v_reset = 0, one spike per step, as on Loihi")
     elif framework == "sinabs":
         dt = 1.0
+        has_lif = any(type(n).__name__ == "LIF" for _, n in neurons)
         assumed = (
-            "Sinabs: tau in time steps, decay exp(-1/tau), norm_input=True (input scaled by 1-exp(-1/tau); "
+            "Sinabs: LIF tau in time steps, decay exp(-1/tau), norm_input=True (input scaled by 1-exp(-1/tau); "
             "not recorded in the graph)"
+            if has_lif
+            else "Sinabs: IAF neurons, v += r * I per step (no dt)"
         )
         notes.append(
             "Sinabs' LIF/IAF default reset is MembraneSubtract with MultiSpike (several spikes per step); "

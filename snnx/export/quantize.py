@@ -115,7 +115,10 @@ def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.
     clipped = _clipped_fraction(w * k)
     vth = int(_checked_int(np.array([layer.threshold * kv]), 0, fp.VTH_MAX, layer.name, "threshold (vth)",
                            f"the threshold {layer.threshold:g} is large for weights of at most {fp.WEIGHT_MAX / k:g} "
-                           f"(scale {k:g}); retrain with a lower threshold"
+                           f"(scale {k:g}); "
+                           + ("retrain with a lower threshold" if trained_here else
+                              "if the graph came from another framework, check --framework (its units of tau and "
+                              "its gains)")
                            + (" or use --scale max" if rule != "max" else ""))[0])
     bias = None
     if layer.bias is not None:
