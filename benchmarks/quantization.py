@@ -11,7 +11,7 @@ compare on the same encoded test images (the seeds ``snnx sim`` uses):
 
 Target (issue 3): with QAT the fixed-point accuracy is within 0.1 points of float.
 
-    SNNX_DATA_DIR=/work/shared/data/mnist .venv/bin/python benchmarks/quantization.py --epochs 5
+    SNNX_DATA_DIR=path/to/mnist .venv/bin/python benchmarks/quantization.py --epochs 5
     .venv/bin/python benchmarks/quantization.py --float-run runs/a --qat-run runs/b   # reuse runs
 
 Prints a table and writes benchmarks/results/quantization.json.
@@ -78,7 +78,7 @@ def evaluate(run: Path, samples: int | None, data_dir: Path | None) -> dict:
     p = {k: np.concatenate(v) for k, v in pred.items()}
     quant = json.loads((run / "quant.json").read_text())
     return {
-        "run": str(run), "samples": int(n), "qat": bool(cfg.train.qat), "epochs": cfg.train.epochs,
+        "run": run.name, "samples": int(n), "qat": bool(cfg.train.qat), "epochs": cfg.train.epochs,
         "model": f"{cfg.model.kind} {cfg.model.hidden} alpha={cfg.model.neuron.alpha} beta={cfg.model.neuron.beta}",
         "encoding": cfg.data.encoding, "timesteps": cfg.data.timesteps,
         "accuracy": {k: float(np.mean(v == y)) for k, v in p.items()},

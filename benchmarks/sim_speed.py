@@ -27,9 +27,9 @@ import torch
 
 from snnx.data.datasets import load_split
 from snnx.data.encoders import encode
-from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
-from snnx.export.netx import write_netx
 from snnx.io import write_json
+from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
+from snnx.loihi.netx import read_netx, write_netx
 from snnx.sim.fast import FastSimulator, _int8_linear, is_graded
 from snnx.sim.lava_backend import run_lava_stream
 from snnx.sim.reference import fixed_inputs
@@ -162,10 +162,10 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     nets = {
-        "784-100-10": LoihiNet.load(args.run / "model.net") if args.run else random_net("fc", rng),
+        "784-100-10": read_netx(args.run / "model.net") if args.run else random_net("fc", rng),
     }
     if args.conv_run:
-        conv = LoihiNet.load(args.conv_run / "model.net")
+        conv = read_netx(args.conv_run / "model.net")
         nets[f"conv {conv_label(conv)}"] = conv
     else:
         nets["conv 16c5s2-32c3s2-10"] = random_net("conv", rng)

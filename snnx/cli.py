@@ -1,4 +1,4 @@
-"""The ``snnx`` command line: parse arguments and call one stage function each; no logic."""
+"""The ``snnx`` command line: parse arguments and call one public API function each (snnx.api); no logic."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", type=Path, help="run folder to write (with --from-nir)")
     p.add_argument("--scale", choices=["max", "percentile"], help="weight scale rule (default: config)")
     p.add_argument("--percentile", type=float, help="percentile for --scale percentile")
-    p.add_argument("--timesteps", type=int, help="input steps for a NIR graph without snnx metadata")
+    p.add_argument("--timesteps", type=int, help="input steps per sample; written into model.net, which sim, deploy, report and predict follow")
     p.add_argument("--framework", default="auto", choices=list(FRAMEWORKS),
                    help="whose NIR exporter wrote the graph (its units and conventions; default: recognise it)")
 
@@ -75,40 +75,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def dispatch(args: argparse.Namespace) -> None:
+    """Call the public API function of the command (snnx.api), nothing else."""
+    import snnx
+
     cmd = args.command
     if cmd == "train":
-        from snnx.train.stage import train_command
-
-        train_command(args.config, args.out, args.overrides, args.data_dir, args.resume)
+        snnx.train(args.out, config=args.config, overrides=args.overrides, data_dir=args.data_dir,
+                   resume=args.resume)
     elif cmd == "export":
-        from snnx.export.stage import export_command
-
-        export_command(args.run, args.target, args.from_nir, args.out, args.scale, args.percentile, args.timesteps,
-                       args.framework)
+        snnx.export(args.run, from_nir=args.from_nir, out=args.out, target=args.target, scale=args.scale,
+                    percentile=args.percentile, timesteps=args.timesteps, framework=args.framework)
     elif cmd == "sim":
-        from snnx.sim.stage import sim_command
-
-        sim_command(args.run, args.backend, args.samples, args.input, args.save_spikes, args.data_dir, args.labels)
+        snnx.simulate(args.run, backend=args.backend, samples=args.samples, input=args.input,
+                      save_spikes=args.save_spikes, data_dir=args.data_dir, labels=args.labels)
     elif cmd == "deploy":
-        from snnx.deploy.stage import deploy_command
-
-        deploy_command(args.run, args.target, args.run_hw, args.profile, args.data_dir)
+        snnx.deploy(args.run, target=args.target, run_hw=args.run_hw, profile=args.profile, data_dir=args.data_dir)
     elif cmd == "run":
-        from snnx.pipeline import run_command
-
-        run_command(args.config, args.out, args.overrides, args.data_dir)
+        snnx.run_pipeline(args.out, config=args.config, overrides=args.overrides, data_dir=args.data_dir)
     elif cmd == "predict":
-        from snnx.sim.predict import predict_command
-
-        predict_command(args.run, args.image, args.json, args.plot, args.seed)
+        snnx.predict(args.run, args.image, as_json=args.json, plot=args.plot, seed=args.seed)
     elif cmd == "report":
-        from snnx.viz.report import report_command
-
-        report_command(args.run, args.data_dir)
+        snnx.report(args.run, data_dir=args.data_dir)
     elif cmd == "compare":
-        from snnx.train.compare import compare_command
-
-        compare_command(args.run, args.data_dir)
+        snnx.compare(args.run, data_dir=args.data_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

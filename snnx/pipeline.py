@@ -1,18 +1,21 @@
 """``snnx run``: train -> export -> sim -> deploy -> report in one go, ending in one summary table.
 
-Each stage is called through the same function its own command uses and talks to the next
-only through the run folder, so ``snnx run`` proves the stages compose exactly as a user
-running them one by one would.
+Each stage is called through the public API function its own command uses (snnx.api) and
+talks to the next only through the run folder, so ``snnx run`` proves the stages compose exactly
+as a user running them one by one would; the summary is read back from the stages' files.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from snnx.artifacts import stamp
 from snnx.config import resolve
 from snnx.io import write_json
+from snnx.run import RunFolder
 
 
 @dataclass
@@ -27,45 +30,53 @@ class StageTimes:
         return out
 
 
-def run_command(config: Path | None, out: Path, overrides: list[str], data_dir: Path | None) -> dict:
-    from snnx.deploy.stage import deploy_command
-    from snnx.export.stage import export_command
-    from snnx.sim.stage import sim_command
-    from snnx.train.stage import train_command
-    from snnx.viz.report import report_command
+def run_pipeline(
+    out: str | Path,
+    *,
+    config: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    data_dir: str | Path | None = None,
+) -> dict:
+    """train -> export -> simulate -> deploy -> report into ``out``; returns summary.json's content.
 
+    Public as ``snnx.run_pipeline``. It lives here, above :mod:`snnx.api`, because it calls the
+    four stage functions of the API (an orchestrator, not a fifth stage).
+    """
+    from snnx import api
+
+    out = Path(out)
+    config = Path(config) if config is not None else None
+    data_dir = Path(data_dir) if data_dir is not None else None
+    overrides = list(overrides)
     cfg = resolve(config, overrides)  # validate before any stage starts
     times = StageTimes()
-    overrides = list(overrides)
-    times.timed("train", train_command, config, out, overrides, data_dir)
-    times.timed("export", export_command, out, cfg.export.target, None, None, None, None, None)
-    sim = times.timed("sim", sim_command, out, cfg.sim.backend, cfg.sim.samples, None, None, data_dir)
-    dep = times.timed("deploy", deploy_command, out, cfg.deploy.target, False, None, data_dir)
-    times.timed("report", report_command, out, data_dir)
-    summary = summarize(sim, dep, times.seconds)
-    write_json(Path(out) / "summary.json", summary)
+    times.timed("train", api.train, out, config=config, overrides=overrides, data_dir=data_dir)
+    times.timed("export", api.export, out, target=cfg.export.target)
+    times.timed("sim", api.simulate, out, backend=cfg.sim.backend, samples=cfg.sim.samples, data_dir=data_dir)
+    times.timed("deploy", api.deploy, out, target=cfg.deploy.target, data_dir=data_dir)
+    times.timed("report", api.report, out, data_dir=data_dir)
+    folder = RunFolder(out)
+    summary = summarize(folder, cfg.deploy.target, times.seconds)
+    write_json(folder.summary, stamp("summary", summary))
     print_summary(summary, out)
     return summary
 
 
-def summarize(sim, dep, seconds: dict[str, float]) -> dict:
-    def get(obj, name, default=None):
-        if isinstance(obj, dict):
-            return obj.get(name, default)
-        return getattr(obj, name, default)
-
-    energy = get(dep, "energy", {}) or {}
-    mapping = get(dep, "core_map", {}) or {}
+def summarize(folder: RunFolder, target: str, seconds: dict[str, float]) -> dict:
+    """summary.json's content, read back from the stages' own files (sim.json and the bundle)."""
+    sim = folder.load_sim()
+    energy = folder.load_energy(target) if folder.energy(target).is_file() else None
+    cmap = folder.load_core_map(target) if folder.core_map(target).is_file() else None
     return {
-        "float_accuracy": get(sim, "float_accuracy"),
-        "fixed_accuracy": get(sim, "fixed_accuracy"),
-        "agreement": get(sim, "agreement"),
-        "samples": get(sim, "samples"),
-        "backend": get(sim, "backend"),
-        "lava_fast_identical": get(sim, "lava_fast_identical"),
-        "energy_per_inference_uJ": get(energy, "energy_per_inference_uJ"),
-        "synops_per_inference": get(energy, "synops_per_inference"),
-        "cores": get(mapping, "total_cores"),
+        "float_accuracy": sim.float_accuracy,
+        "fixed_accuracy": sim.fixed_accuracy,
+        "agreement": sim.agreement,
+        "samples": sim.samples,
+        "backend": sim.backend,
+        "lava_fast_identical": sim.lava_fast_identical,
+        "energy_per_inference_uJ": energy.energy_per_inference_uJ if energy else None,
+        "synops_per_inference": energy.synops_per_inference if energy else None,
+        "cores": cmap.total_cores if cmap else None,
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
     }
 

@@ -6,25 +6,19 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from synthetic import write_idx
 
 from snnx.cli import main
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_idx(tmp_path_factory.mktemp("mnist"), n_train=200, n_test=50)
+@pytest.fixture()
+def data_dir(synthetic_data: Path) -> Path:
+    return synthetic_data
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    """A small, complete run folder (train + export + sim) on synthetic data."""
-    run = tmp_path_factory.mktemp("run") / "r"
-    assert main(["train", "-o", str(run), "--data-dir", str(data_dir), "--set", "train.epochs=1",
-                 "--set", "model.hidden=[32]"]) == 0
-    assert main(["export", str(run), "--target", "loihi"]) == 0
-    assert main(["sim", str(run), "--data-dir", str(data_dir)]) == 0
-    return run
+@pytest.fixture()
+def run(synthetic_run: Path) -> Path:
+    """A small, complete run folder (train + export + sim) on synthetic data; tests copy it."""
+    return synthetic_run
 
 
 def _digest(folder: Path) -> dict[str, str]:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
 from snnx.io import read_json
+from snnx.loihi.net import LoihiNet
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 DEFAULT_PROFILE = "loihi1-davies2018"

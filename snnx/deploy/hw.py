@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from snnx.errors import SnnxError
-from snnx.export.netx import allow_lava_import
+from snnx.loihi.netx import read_netx
+from snnx.sim.lava_build import allow_lava_import
 
 LAVA_LOIHI_MODULE = (
     "lava.magma.compiler.subcompilers.nc.ncproc_compiler"  # shipped by lava-loihi only
@@ -52,13 +53,13 @@ def run_bundle_on_loihi2(
     from lava.proc.io.source import RingBuffer as Source
 
     from snnx.deploy.manifest import verify_bundle
-    from snnx.export.loihinet import LoihiNet
-    from snnx.export.netx import build_lava_network
     from snnx.sim.fast import predictions, readout_counts
     from snnx.sim.lava_backend import cut_samples, input_schedule, lava_inputs
+    from snnx.sim.lava_build import build_lava_network
+    from snnx.sim.reference import encoded_test_set
 
     manifest = verify_bundle(bundle)
-    net = LoihiNet.load(bundle / manifest.model)
+    net = read_netx(bundle / manifest.model)
     x, y = encoded_test_set(net, config, samples, data_dir)
     n, steps, interval = len(x), manifest.steps_per_sample, manifest.reset_interval
     total = (n - 1) * interval + steps
@@ -94,25 +95,3 @@ def run_bundle_on_loihi2(
     }
     print(f"Loihi 2 ({result['run_cfg']}): {n} samples, accuracy {100 * result['accuracy']:.2f} %")
     return result
-
-
-def encoded_test_set(net, config, samples: int, data_dir: Path | None):
-    """The first ``samples`` test images encoded exactly as ``snnx sim`` encodes them: (x, labels)."""
-    import numpy as np
-
-    from snnx.data.datasets import load_split
-    from snnx.sim.reference import encoded_batches, fixed_inputs
-
-    if config is None:
-        raise SnnxError(
-            "--run needs the run's config.yaml (how images become spikes); re-run `snnx train`"
-        )
-    d = config.data
-    images = load_split(d.dataset, False, data_dir or d.dir)
-    xs, ys = [], []
-    for b in encoded_batches(
-        images, samples, d.encoding, d.timesteps, config.train.seed, d.gain, d.latency_tau
-    ):
-        xs.append(fixed_inputs(net, b.spikes))
-        ys.append(b.labels)
-    return np.concatenate(xs), np.concatenate(ys)

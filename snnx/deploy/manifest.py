@@ -13,11 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from snnx.artifacts import MANIFEST_JSON, check_schema, run_of, stamp
 from snnx.errors import SnnxError
 from snnx.io import read_json, write_json
 from snnx.versions import package_versions
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_JSON
 FORMAT = "snnx-deploy/1"
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
@@ -64,7 +65,7 @@ class Manifest:
     format: str = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return stamp("manifest", asdict(self))
 
     def save(self, folder: Path) -> Path:
         """Checksum every file now in ``folder`` and write the manifest (call it last)."""
@@ -79,7 +80,7 @@ class Manifest:
             raise SnnxError(
                 f"{folder} is not a deployment bundle (no {MANIFEST}); run `snnx deploy RUN`"
             )
-        data = read_json(path)
+        data = check_schema("manifest", read_json(path), path, f"snnx deploy {run_of(path)}")
         names = {f.name for f in fields(cls)}
         try:
             return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,6 +1,6 @@
 """Loihi 2 core mapping: per layer neurons, synapses, synaptic memory, fan-in/out and cores.
 
-An estimate under the approximate limits of :mod:`snnx.deploy.hardware`: synapses live in
+An estimate under the approximate limits of :mod:`snnx.loihi.limits`: synapses live in
 the core of the neuron they feed, so a layer needs enough cores for its neurons *and* for
 the memory of its incoming synapses (bits per weight x stored synapses + per-neuron state).
 Input spikes are injected by the host / embedded CPUs and take no neuro core here.
@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from snnx.deploy.hardware import LOIHI2, Loihi2Limits
-from snnx.export.loihinet import LoihiLayer, LoihiNet
-from snnx.sim.activity import fan_out, layer_name
-from snnx.sim.fast import netx_optimize_weight_bits
+from snnx.loihi.accounting import fan_out
+from snnx.loihi.limits import LOIHI2, Loihi2Limits
+from snnx.loihi.naming import layer_name
+from snnx.loihi.net import LoihiLayer, LoihiNet
+from snnx.loihi.weights import netx_optimize_weight_bits
 
 
 def synapse_inputs(net: LoihiNet) -> list[tuple[LoihiLayer, tuple[int, ...]]]:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from snnx.artifacts import CORE_MAP_JSON, ENERGY_JSON, read_artifact, stamp
 from snnx.deploy.energy import (
     ann_energy,
     bias_adds_per_inference,
@@ -30,21 +31,18 @@ from snnx.deploy.manifest import Manifest, next_power_of_two, verify_bundle
 from snnx.deploy.mapping import core_map, format_core_map
 from snnx.deploy.report import format_energy, plot_energy, write_markdown
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
-from snnx.io import read_json, write_json
-from snnx.sim.activity import layer_name
+from snnx.io import write_json
+from snnx.loihi.naming import layer_name
+from snnx.loihi.net import LoihiNet
+from snnx.run import RunFolder
 from snnx.sim.result import SimResult
 
 TARGETS = {"loihi2": "model.net", "nir": "model.nir"}
-CORE_MAP, ENERGY, ENERGY_MD, ENERGY_PNG = (
-    "core_map.json",
-    "energy.json",
-    "energy.md",
-    "energy_layers.png",
-)
+CORE_MAP, ENERGY = CORE_MAP_JSON, ENERGY_JSON  # names from snnx.run, the one place that knows paths
+ENERGY_MD, ENERGY_PNG = "energy.md", "energy_layers.png"
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeployReport:
     """What ``snnx deploy`` produced; saved as the bundle's JSON files (the manifest is separate)."""
 
@@ -60,8 +58,8 @@ class DeployReport:
 
     def save(self, folder: Path) -> None:
         """Write core_map.json and energy.json into ``folder`` (the manifest is written after)."""
-        write_json(Path(folder) / CORE_MAP, self.core_map)
-        write_json(Path(folder) / ENERGY, self.energy)
+        write_json(Path(folder) / CORE_MAP, stamp("core_map", self.core_map))
+        write_json(Path(folder) / ENERGY, stamp("energy", self.energy))
 
     @classmethod
     def load(cls, folder: Path) -> DeployReport:
@@ -71,8 +69,8 @@ class DeployReport:
         return cls(
             target=manifest.target,
             bundle=str(folder),
-            energy=read_json(folder / ENERGY),
-            core_map=read_json(folder / CORE_MAP),
+            energy=read_artifact("energy", folder / ENERGY),
+            core_map=read_artifact("core_map", folder / CORE_MAP),
             manifest=manifest.to_dict(),
         )
 
@@ -84,7 +82,8 @@ def deploy_command(
 
     ``data_dir`` is only used by ``--run`` (the test images fed to the chip).
     """
-    run = Path(run)
+    folder = RunFolder(run)
+    run = folder.root
     if target not in TARGETS:
         raise SnnxError(f"--target {target!r} is not one of {', '.join(TARGETS)}")
     if run_hw:
@@ -95,20 +94,17 @@ def deploy_command(
                 f"--run runs the Loihi 2 bundle; use --target loihi2 (got --target {target})"
             )
         require_lava_loihi()
-    net_path = run / "model.net"
-    if not net_path.is_file():
-        raise SnnxError(f"{net_path} not found; run `snnx export {run}` first")
-    model_path = run / TARGETS[target]
-    if not model_path.is_file():
-        raise SnnxError(f"{model_path} not found; run `snnx export {run}` first")
-    net = LoihiNet.load(net_path)
-    config = _load_config(run)
+    net = folder.load_net()
+    model_path = folder.require(
+        folder.net if target == "loihi2" else folder.nir, f"snnx export {run}"
+    )
+    config = folder.load_config()
     if run_hw and config is None:
         raise SnnxError(
-            f"--run needs {run / 'config.yaml'} (how test images become spikes); it is written by `snnx train`"
+            f"--run needs {folder.config} (which test set to feed); it is written by `snnx train`"
         )
     prof = load_profile(profile or (config.deploy.energy_profile if config else None))
-    sim = _load_sim(run, net)
+    sim = _load_sim(folder)
 
     cmap = core_map(net)
     activity = _activity(sim, net, cmap)
@@ -126,10 +122,10 @@ def deploy_command(
     energy["backend"] = sim.backend
     manifest = _manifest(net, config, sim, target, TARGETS[target], run)
 
-    final = run / "deploy" / target
+    final = folder.bundle(target)
     report = DeployReport(target, str(final), energy, cmap)
     _write_bundle(final, model_path, report, manifest)
-    report.manifest = manifest.to_dict()
+    report = replace(report, manifest=manifest.to_dict())
     print(format_core_map(cmap))
     print()
     print(format_energy(energy))
@@ -137,29 +133,25 @@ def deploy_command(
     if run_hw:
         from snnx.deploy.hw import run_bundle_on_loihi2
 
-        report.hardware = run_bundle_on_loihi2(final, config, sim.samples, data_dir)
+        report = replace(
+            report, hardware=run_bundle_on_loihi2(final, config, sim.samples, data_dir)
+        )
     return report
 
 
 # ----------------------------------------------------------------------------- inputs
 
 
-def _load_config(run: Path):
-    from snnx.config import RunConfig
-
-    path = run / "config.yaml"
-    return RunConfig.load(path) if path.is_file() else None
-
-
-def _load_sim(run: Path, net: LoihiNet) -> SimResult:
-    path = run / "sim.json"
-    if not path.is_file():
+def _load_sim(folder: RunFolder) -> SimResult:
+    if not folder.sim.is_file():
         raise SnnxError(
-            f"{path} not found; run `snnx sim {run}` first (deploy prices the spikes it counted)"
+            f"{folder.sim} not found; run `snnx sim {folder.root}` first (deploy prices the spikes it counted)"
         )
-    sim = SimResult.load(path)
+    sim = folder.load_sim()
     if not sim.layers:
-        raise SnnxError(f"{path} has no per-layer spike counts; re-run `snnx sim {run}`")
+        raise SnnxError(
+            f"{folder.sim} has no per-layer spike counts; re-run `snnx sim {folder.root}`"
+        )
     return sim
 
 
@@ -197,15 +189,9 @@ def _manifest(
 ) -> Manifest:
     from snnx.data.encoders import is_binary
 
-    if config is not None:
-        d = config.data
-        encoding, params, dataset = (
-            d.encoding,
-            {"gain": d.gain, "latency_tau": d.latency_tau},
-            d.dataset,
-        )
-    else:
-        encoding, params, dataset = net.input.encoding, dict(net.input.params), sim.dataset
+    # model.net's input spec is the one truth for the encoding; the dataset is the training config's
+    encoding, params = net.input.encoding, dict(net.input.params)
+    dataset = config.data.dataset if config is not None else sim.dataset
     timesteps = int(sim.timesteps)
     latency = net.num_synapse_layers
     return Manifest(

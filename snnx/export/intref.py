@@ -3,8 +3,9 @@
 Synapse layer l (1-based) is held at zero for steps 1..l, as netx's staggered reset does on
 Lava and as ``snnx.train.models.SNN`` and ``snnx.sim.fast`` do. It exists to show that
 quantization itself is exact (QAT float model == this reference up to integer state
-truncation) and as an independent check of the fast simulator. Deliberately plain: int64
-numpy, no tricks.
+truncation) and as an independent check of the fast simulator's synapses and time
+convention. Deliberately plain: the one integer step (:func:`snnx.loihi.cuba.cuba_step`)
+called once per time step, no tricks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from snnx.export.loihinet import LoihiLayer, LoihiNet
+from snnx.loihi.cuba import cuba_params, cuba_step
+from snnx.loihi.net import LoihiLayer, LoihiNet
 
 
 def integer_reference(net: LoihiNet, x: np.ndarray) -> list[np.ndarray]:
@@ -27,29 +29,16 @@ def integer_reference(net: LoihiNet, x: np.ndarray) -> list[np.ndarray]:
             s = s.reshape(b, steps, -1)
             continue
         a = _synapse_int(layer, s)
-        u = np.zeros((b, *layer.shape), dtype=np.int64)
+        p = cuba_params(layer)
+        u = np.zeros((b, *layer.shape), dtype=np.int32)
         v = np.zeros_like(u)
-        bias = 0 if layer.bias is None else layer.bias.astype(np.int64) << 6
         out = np.zeros((b, steps, *layer.shape), dtype=np.int64)
         for k in range(len(outs) + 1, steps):  # held at zero until the first input arrives
-            a_in = a[:, k - 1]  # one step of synapse latency
-            u = _wrap24(_dec(u, 4096 - (layer.du + 1)) + (np.asarray(a_in) << 6))
-            v = np.clip(_dec(v, 4096 - layer.dv) + u + bias, -(2**23 - 1), 2**23 - 1)
-            spk = v > (layer.vth << 6)
-            v[spk] = 0
+            spk, u, v = cuba_step(a[:, k - 1], u, v, p)  # one step of synapse latency
             out[:, k] = spk
         outs.append(out)
         s = out
     return outs
-
-
-def _dec(x: np.ndarray, m: int) -> np.ndarray:
-    p = x * m
-    return np.sign(p) * (np.abs(p) >> 12)
-
-
-def _wrap24(x: np.ndarray) -> np.ndarray:
-    return ((x + 2**23) % 2**24) - 2**23
 
 
 def _synapse_int(layer: LoihiLayer, s: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ lives in the threshold and bias, never in ``weight_exp``. That is also what Lava
 needs, because it ignores weight_exp. ``k`` is ``254 / max|W|`` (max-abs, no weight is
 clipped) or ``254 / percentile(|W|, p)`` (a few large weights clipped for finer resolution).
 Under QAT the weights already are ``int / k``, so this is lossless. The grid functions are
-those of :mod:`snnx.fixedpoint`, shared with QAT. A value that does not fit its bit width is
+those of :mod:`snnx.loihi.grid`, shared with QAT. A value that does not fit its bit width is
 an error naming the layer, the value and the limit: nothing is ever clipped silently except
 the weights the percentile rule chose to clip (reported as ``clipped``).
 """
@@ -24,10 +24,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from snnx import fixedpoint as fp
 from snnx.errors import SnnxError
 from snnx.export.from_nir import FloatLayer, FloatNet
-from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
+from snnx.loihi.grid import (
+    quantize_decay_current,
+    quantize_decay_voltage,
+    round_half_away,
+    weights_to_int,
+)
+from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, DECAY_MAX, VTH_MAX, WEIGHT_MAX, WEIGHT_MIN
+from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 
 SCALES = ("max", "percentile")
 
@@ -63,8 +69,8 @@ class QuantReport:
 
     def to_dict(self) -> dict:
         return {"scale_rule": self.scale_rule, "percentile": self.percentile, "input_scale": self.input_scale,
-                "limits": {"weight": [fp.WEIGHT_MIN, 255], "vth": [0, fp.VTH_MAX],
-                           "bias": [fp.BIAS_MIN, fp.BIAS_MAX], "decay": [0, fp.DECAY_MAX]},
+                "limits": {"weight": [WEIGHT_MIN, 255], "vth": [0, VTH_MAX],
+                           "bias": [BIAS_MIN, BIAS_MAX], "decay": [0, DECAY_MAX]},
                 "layers": [asdict(layer) for layer in self.layers]}
 
 
@@ -83,13 +89,13 @@ def layer_scale(layer: FloatLayer, rule: str = "max", percentile: float = 99.9) 
     else:
         raise SnnxError(f"scale rule {rule!r} is not one of {', '.join(SCALES)}")
     if ref > 0:
-        return fp.WEIGHT_MAX / ref
+        return WEIGHT_MAX / ref
     b = 0.0 if layer.bias is None else float(np.abs(layer.bias).max(initial=0.0))
-    return fp.WEIGHT_MAX / max(b, float(layer.threshold), 1e-12)
+    return WEIGHT_MAX / max(b, float(layer.threshold), 1e-12)
 
 
 def _checked_int(values: np.ndarray, lo: int, hi: int, layer: str, what: str, hint: str) -> np.ndarray:
-    q = fp.round_half_away(values)
+    q = round_half_away(values)
     if q.size:
         bad = q[(q < lo) | (q > hi)]
         if bad.size:
@@ -110,11 +116,11 @@ def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.
     k = layer_scale(layer, rule, percentile)
     kv = k * input_scale  # integer units of v (and of vth, bias) per float unit
     w = np.asarray(layer.weight, dtype=np.float64)
-    w_int = fp.weights_to_int(w, k)
+    w_int = weights_to_int(w, k)
     err = w_int / k - w
     clipped = _clipped_fraction(w * k)
-    vth = int(_checked_int(np.array([layer.threshold * kv]), 0, fp.VTH_MAX, layer.name, "threshold (vth)",
-                           f"the threshold {layer.threshold:g} is large for weights of at most {fp.WEIGHT_MAX / k:g} "
+    vth = int(_checked_int(np.array([layer.threshold * kv]), 0, VTH_MAX, layer.name, "threshold (vth)",
+                           f"the threshold {layer.threshold:g} is large for weights of at most {WEIGHT_MAX / k:g} "
                            f"(scale {k:g}); "
                            + ("retrain with a lower threshold" if trained_here else
                               "if the graph came from another framework, check --framework (its units of tau and "
@@ -122,12 +128,12 @@ def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.
                            + (" or use --scale max" if rule != "max" else ""))[0])
     bias = None
     if layer.bias is not None:
-        bias = _checked_int(np.asarray(layer.bias) * kv, fp.BIAS_MIN, fp.BIAS_MAX, layer.name, "bias",
+        bias = _checked_int(np.asarray(layer.bias) * kv, BIAS_MIN, BIAS_MAX, layer.name, "bias",
                             f"the bias is large compared with the weights (scale {k:g}); "
                             + ("retrain with train.qat=true (QAT keeps biases within 13 bits)" if trained_here
                                else "retrain with smaller biases (or none)")
                             + (" or use --scale max" if rule != "max" else ""))
-    du, dv = fp.quantize_decay_current(layer.alpha), fp.quantize_decay_voltage(layer.beta)
+    du, dv = quantize_decay_current(layer.alpha), quantize_decay_voltage(layer.beta)
     out = LoihiLayer(
         kind=layer.kind, shape=layer.out_shape, name=layer.name, weight=w_int, bias=bias, du=du, dv=dv, vth=vth,
         stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups, scale=k,
@@ -147,7 +153,7 @@ def _clipped_fraction(wk: np.ndarray) -> float:
     if not wk.size:
         return 0.0
     mixed = (wk < 0).any() and (wk > 0).any()
-    lo, hi, half = (fp.WEIGHT_MIN, fp.WEIGHT_MAX, 1.0) if mixed else (fp.WEIGHT_MIN, 255, 0.5)
+    lo, hi, half = (WEIGHT_MIN, WEIGHT_MAX, 1.0) if mixed else (WEIGHT_MIN, 255, 0.5)
     return float(np.mean((wk < lo - half) | (wk > hi + half)))
 
 
@@ -155,7 +161,7 @@ def _lava_weight_exp(layer: LoihiLayer) -> int:
     """The weight_exp netx derives for a dense layer (optimize_weight_bits); Lava's Conv ignores it."""
     if layer.kind != "dense":
         return 0
-    from snnx.sim.fast import netx_optimize_weight_bits
+    from snnx.loihi.weights import netx_optimize_weight_bits
 
     return netx_optimize_weight_bits(layer.weight)[2]
 
@@ -195,5 +201,5 @@ def _input_scale(layer: FloatLayer, rule: str, percentile: float) -> int:
     """Largest graded-input amplitude (<= 255) for which the first layer's vth and bias fit."""
     k = layer_scale(layer, rule, percentile)
     b = 0.0 if layer.bias is None else float(np.abs(layer.bias).max(initial=0.0))
-    limit = min(fp.VTH_MAX / max(layer.threshold * k, 1e-300), (fp.BIAS_MAX + 0.5) / max(b * k, 1e-300))
+    limit = min(VTH_MAX / max(layer.threshold * k, 1e-300), (BIAS_MAX + 0.5) / max(b * k, 1e-300))
     return int(max(1, min(255, np.floor(limit))))

@@ -13,13 +13,15 @@ import shutil
 from contextlib import ExitStack
 from pathlib import Path
 
+from snnx.artifacts import stamp
 from snnx.config import ExportConfig, RunConfig
 from snnx.errors import SnnxError
 from snnx.export.from_nir import DT_DEFAULT, graph_to_float, read_graph
-from snnx.export.loihinet import LoihiNet
-from snnx.export.netx import write_netx
 from snnx.export.quantize import QuantReport, quantize
 from snnx.io import atomic_path, write_json
+from snnx.loihi.net import LoihiNet
+from snnx.loihi.netx import read_netx, write_netx
+from snnx.run import RunFolder
 
 
 def export_command(
@@ -76,10 +78,11 @@ def export_command(
 def _write_outputs(dest: Path, source_nir: Path | None, graph_meta, run: Path | None, timesteps: int | None,
                    framework: str, rule: str, pct: float, graded: bool):
     """Compute everything, then write model.nir, model.net and quant.json together (temporary names)."""
+    folder = RunFolder(dest)
     with ExitStack() as stack:
-        nir_tmp = stack.enter_context(atomic_path(dest / "model.nir"))
-        net_tmp = stack.enter_context(atomic_path(dest / "model.net"))
-        quant_tmp = stack.enter_context(atomic_path(dest / "quant.json"))
+        nir_tmp = stack.enter_context(atomic_path(folder.nir))
+        net_tmp = stack.enter_context(atomic_path(folder.net))
+        quant_tmp = stack.enter_context(atomic_path(folder.quant))
         if source_nir is not None:
             shutil.copyfile(source_nir, nir_tmp)
             source = f"nir:{source_nir.name}"
@@ -94,7 +97,7 @@ def _write_outputs(dest: Path, source_nir: Path | None, graph_meta, run: Path | 
             fnet.timesteps = timesteps
         net, report = quantize(fnet, rule, pct, graded=graded or fnet.encoding == "direct")
         write_netx(net, net_tmp)
-        LoihiNet.load(net_tmp)  # what we wrote must read back
+        read_netx(net_tmp)  # what we wrote must read back
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))
     return net, report, fnet
 
@@ -106,15 +109,16 @@ def _load_checkpoint(run: Path):
     from snnx.train.checkpoint import Checkpoint
     from snnx.train.models import check_deployable
 
-    path = run / "checkpoint.pt"
+    folder = RunFolder(run)
+    path = folder.checkpoint
     if not path.is_file():
         raise SnnxError(f"{path} not found; run `snnx train -o {run}` first (or use --from-nir FILE.nir -o {run})")
     ck = Checkpoint.load(path)
-    cfg_path = run / "config.yaml"
+    cfg_path = folder.config
     if cfg_path.is_file():
-        folder = RunConfig.load(cfg_path)
+        saved = RunConfig.load(cfg_path)
         for section in ("model", "data"):
-            a, b = getattr(ck.config, section), getattr(folder, section)
+            a, b = getattr(ck.config, section), getattr(saved, section)
             keys = ["kind", "hidden", "conv", "bias", "neuron", "skip"] if section == "model" else ["dataset", "encoding"]
             diff = [k for k in keys if getattr(a, k) != getattr(b, k)]
             if diff:
@@ -137,8 +141,8 @@ def _checkpoint_graph(ck, run: Path):
 
 
 def _folder_export_config(dest: Path) -> ExportConfig:
-    cfg = dest / "config.yaml"
-    return RunConfig.load(cfg).export if cfg.is_file() else ExportConfig()
+    cfg = RunFolder(dest).load_config()
+    return cfg.export if cfg is not None else ExportConfig()
 
 
 def _scale_rule(scale: str | None, percentile: float | None, cfg: ExportConfig) -> tuple[str, float]:
@@ -155,7 +159,7 @@ def _scale_rule(scale: str | None, percentile: float | None, cfg: ExportConfig) 
 
 
 def _quant_json(report: QuantReport, net: LoihiNet, dt: float) -> dict:
-    d = report.to_dict()
+    d = stamp("quant", report.to_dict())
     d.update({"source": net.source, "dt": dt, "input": {"shape": list(net.input.shape),
               "encoding": net.input.encoding, "timesteps": net.input.timesteps, "params": net.input.params}})
     return d

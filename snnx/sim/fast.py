@@ -7,13 +7,13 @@ reset_offset=1)`` computes under ``Loihi2SimCfg(select_tag="fixed_pt")`` for one
 * time: a sample of T input steps runs S = T + L steps (L synapse layers); step index 0 is
   Lava's time step 1. Every synapse layer adds one step of latency, and netx's staggered
   reset holds synapse layer l (1-based) at u = v = 0 without spikes during steps 1..l; it runs
-  from step l + 1, when the sample's first input reaches it (see /work/notes/sim-semantics.md).
+  from step l + 1, when the sample's first input reaches it (DESIGN §5).
 * dense synapse: the weights Lava really uses after netx's ``optimize_weight_bits`` and Lava's
-  8-bit clipping and truncation (:func:`lava_dense_weight`); binary input sums the columns of
+  8-bit clipping and truncation (:func:`snnx.loihi.weights.lava_dense_weight`); binary input sums the columns of
   active inputs, graded input multiplies; then ``a >> -weight_exp``.
 * conv synapse: exact integer cross-correlation (Lava uses scipy in float64), output wrapped
   to signed 24 bits.
-* CUBA neuron: :func:`cuba_step`, the reference integer step; :class:`_Lif` is the same
+* CUBA neuron: :func:`snnx.loihi.cuba.cuba_step`, the one integer step; :class:`_Lif` is the same
   arithmetic in float64 (exact for these integers), chosen when bounds prove it equal.
 
 Speed comes from doing every synapse for all steps of a layer at once (one big GEMM, an
@@ -33,70 +33,17 @@ import torch
 import torch.nn.functional as F
 
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiLayer, LoihiNet
+from snnx.loihi.cuba import CubaParams, cuba_params, cuba_step
+from snnx.loihi.limits import U_MAX, VTH_SHIFT
+from snnx.loihi.limits import V_MAX as V_LIMIT
+from snnx.loihi.net import LoihiLayer, LoihiNet
+from snnx.loihi.weights import lava_dense_weight
 
-U_MAX = 2**23  # Lava's max_uv_val: u wraps once into (-2**23, 2**23], v saturates at +-(2**23 - 1)
-V_LIMIT = 2**23 - 1
-BIAS_EXP = 6  # netx fixes bias_exp = 6
-ACT_SHIFT = 6
-VTH_SHIFT = 6
 F32_EXACT = 2**24
 F64_EXACT = 2**53
 
 
 # ----------------------------------------------------------------------------- the neuron
-
-
-@dataclass(frozen=True)
-class CubaParams:
-    """One CUBA population: decays, threshold and per-neuron bias mantissa (bias_exp = 6)."""
-
-    du: int
-    dv: int
-    vth: int
-    bias: np.ndarray | None = None  # bias_mant, broadcastable to the neuron shape
-
-
-def cuba_step(
-    a_in: np.ndarray, u: np.ndarray, v: np.ndarray, p: CubaParams
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One step of Lava's PyLifModelBitAcc, operation for operation (int32 state).
-
-    ::
-
-        dec(x, m) = sign(x * m) * (|x * m| >> 12)                  (int64 product)
-        x  = int32(dec(u, 4096 - (du + 1))) + (int32(a_in) << 6)   (int32, wraps mod 2**32)
-        u  = x - 2**24 if x > 2**23  else  x + 2**24 if x <= -2**23  else  x
-        y  = int32(dec(v, 4096 - dv)) + u + (bias << 6)            (int32)
-        v  = clip(y, -(2**23 - 1), 2**23 - 1)
-        s  = v > (vth << 6);   v[s] = 0                            (u is not reset)
-
-    Returns (spikes bool, u int32, v int32); inputs are not modified.
-    """
-    a = np.asarray(a_in).astype(np.int32)
-    u = np.asarray(u, dtype=np.int32)
-    v = np.asarray(v, dtype=np.int32)
-    du_prod = u.astype(np.int64) * (4096 - (p.du + 1))
-    x = (np.sign(du_prod) * np.right_shift(np.abs(du_prod), 12)).astype(np.int32)
-    x += np.left_shift(a, ACT_SHIFT)
-    u_new = np.where(x > U_MAX, x - 2 * U_MAX, x)
-    u_new = np.where(u_new <= -U_MAX, x + 2 * U_MAX, u_new).astype(np.int32)
-    dv_prod = v.astype(np.int64) * (4096 - p.dv)
-    y = (np.sign(dv_prod) * np.right_shift(np.abs(dv_prod), 12)).astype(np.int32)
-    bias = (
-        np.int32(0)
-        if p.bias is None
-        else np.left_shift(np.asarray(p.bias, dtype=np.int32), BIAS_EXP)
-    )
-    y = y + u_new + bias
-    v_new = np.clip(y, -V_LIMIT, V_LIMIT).astype(np.int32)
-    s = v_new > np.left_shift(np.int32(p.vth), VTH_SHIFT)
-    v_new[s] = 0
-    return s, u_new, v_new
-
-
-def cuba_params(layer: LoihiLayer) -> CubaParams:
-    return CubaParams(du=int(layer.du), dv=int(layer.dv), vth=int(layer.vth), bias=layer.bias)
 
 
 class _Lif:
@@ -206,68 +153,6 @@ class _Lif:
 
 
 # ----------------------------------------------------------------------------- synapses
-
-
-def netx_optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """netx's ``optimize_weight_bits`` (lava-dl 0.6), returning (weights, num_weight_bits, weight_exp).
-
-    Reproduced operation for operation (float scale, ``np.floor(np.log2(...))``) because
-    its choice of bits decides how Lava truncates the weights. An all-zero matrix gives
-    (zeros, 8, 0), what :func:`snnx.export.netx.build_lava_network` feeds Lava.
-    """
-    weight = np.asarray(weight).astype(int)
-    if not np.any(weight):
-        return weight, 8, 0
-    max_w, min_w = np.max(weight), np.min(weight)
-    if max_w > 254 and min_w < 0:
-        weight = np.clip(weight, -256, 254)
-        max_w = np.max(weight)
-    if min_w < -256 and max_w > 0:
-        weight = np.clip(weight, -256, 254)
-        min_w = np.min(weight)
-    if max_w < 0:
-        is_signed, scale = 0, -256 / min_w
-    elif min_w >= 0:
-        is_signed, scale = 0, 255 / max_w
-    else:
-        is_signed = 1
-        with np.errstate(divide="ignore"):
-            scale = np.min([127 / max_w if max_w else np.inf, -128 / min_w])
-    scale_bits = np.floor(np.log2(scale)) + is_signed
-    n = 8
-    while n > 0:
-        if np.sum(np.abs(weight / (2**n) - np.round(weight / (2**n)))) == 0:
-            break
-        n -= 1
-    n -= is_signed
-    num_weight_bits = 8 - scale_bits - n
-    weight_exp = -scale_bits
-    weight = np.left_shift(weight.astype(np.int32), int(scale_bits))
-    return weight.astype(int), int(num_weight_bits), int(weight_exp)
-
-
-def lava_dense_weight(weight: np.ndarray) -> tuple[np.ndarray, int]:
-    """(weights, weight_exp) that Lava's PyDenseModelBitAcc computes with for a netx dense layer.
-
-    netx optimizes the bits; Lava then picks the sign mode from the matrix, clips to 8 bits
-    (mixed: [-256, 255]) and truncates ``(w >> k) << k`` with k = 8 - num_weight_bits + mixed.
-    """
-    w, bits, exp = netx_optimize_weight_bits(weight)
-    w = w.astype(np.int32)
-    if np.min(w) >= 0:
-        mixed, inhibitory = 0, 0
-    elif np.max(w) <= 0:
-        mixed, inhibitory = 0, 1
-    else:
-        mixed, inhibitory = 1, 0
-    if inhibitory:
-        w = -w
-    w = np.clip(w, -(2**8) * mixed, 2**8 - 1)
-    k = 8 - bits + mixed
-    w = (w >> k) << k
-    if inhibitory:
-        w = -w
-    return w.astype(np.int64), exp
 
 
 @functools.lru_cache(maxsize=1)
@@ -649,14 +534,10 @@ def default_batch_size(net: LoihiNet, timesteps: int, budget_bytes: int = 256 * 
 
 
 __all__ = [
-    "CubaParams",
     "FastRun",
     "FastSimulator",
     "Stream",
     "StreamResult",
-    "cuba_step",
-    "lava_dense_weight",
-    "netx_optimize_weight_bits",
     "predictions",
     "readout_counts",
     "simulate",

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
-from snnx.export.netx import allow_lava_import, build_lava_network, read_netx, write_netx
+from snnx.loihi.net import LoihiNet
+from snnx.loihi.netx import read_netx, write_netx
 from snnx.sim.fast import FastRun, check_inputs, is_graded
+from snnx.sim.lava_build import allow_lava_import, build_lava_network
 
 
 def reset_interval(timesteps: int, latency: int) -> int:

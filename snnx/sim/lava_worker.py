@@ -32,7 +32,7 @@ def run(job: dict) -> None:
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from snnx.export.netx import build_lava_network
+    from snnx.sim.lava_build import build_lava_network
     from snnx.sim.lavaproc.bridge import Bridge
 
     lava_net = None

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnx import fixedpoint as fp
-from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
+from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, DECAY_MAX, VTH_MAX
+from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 
 
 def random_weight(rng: np.random.Generator, shape: tuple[int, ...], extreme: bool) -> np.ndarray:
@@ -43,12 +43,12 @@ def random_neuron(rng: np.random.Generator, shape: tuple[int, ...], extreme: boo
     def pick(edges: list[int], lo: int, hi: int) -> int:
         return int(rng.choice(edges)) if rng.random() < 0.5 else int(rng.integers(lo, hi + 1))
 
-    du = pick([0, 4095], 0, fp.DECAY_MAX) if extreme else int(rng.integers(0, fp.DECAY_MAX + 1))
-    dv = pick([0, 4095], 0, fp.DECAY_MAX) if extreme else int(rng.integers(0, 1024))
-    vth = pick([0, 1, fp.VTH_MAX], 0, 2000) if extreme else int(rng.integers(50, 2000))
+    du = pick([0, 4095], 0, DECAY_MAX) if extreme else int(rng.integers(0, DECAY_MAX + 1))
+    dv = pick([0, 4095], 0, DECAY_MAX) if extreme else int(rng.integers(0, 1024))
+    vth = pick([0, 1, VTH_MAX], 0, 2000) if extreme else int(rng.integers(50, 2000))
     bias = None
     if rng.random() < 0.7:
-        lo, hi = (fp.BIAS_MIN, fp.BIAS_MAX) if extreme and rng.random() < 0.5 else (-64, 64)
+        lo, hi = (BIAS_MIN, BIAS_MAX) if extreme and rng.random() < 0.5 else (-64, 64)
         bias = rng.integers(lo, hi + 1, shape)
     return {"du": du, "dv": dv, "vth": vth, "bias": bias}
 

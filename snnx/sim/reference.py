@@ -13,14 +13,16 @@ import torch
 from snnx.data.datasets import ImageSet
 from snnx.data.encoders import encode, is_binary
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
+from snnx.loihi.naming import layer_name
+from snnx.loihi.net import LoihiNet
 
 ENCODE_BATCH = 500  # fixed, so the spikes do not depend on the backend or its batch size
 
 
-def batch_seed(train_seed: int, batch_index: int) -> int:
-    """Seed of one encoded batch: the run's seed and the batch index (the first N images always
-    get the same spikes, whatever N)."""
+def encoding_seed(train_seed: int, batch_index: int) -> int:
+    """Seed of one encoded batch of the test set: the run's seed and the batch index (the first
+    N images always get the same spikes, whatever N). Training batches use their own rule,
+    :func:`snnx.train.evaluate.batch_seed`, which also depends on the epoch."""
     return 1_000_003 * (int(train_seed) + 1) + int(batch_index)
 
 
@@ -47,7 +49,7 @@ def encoded_batches(
             images.floats(sl),
             encoding,
             timesteps,
-            seed=batch_seed(train_seed, b),
+            seed=encoding_seed(train_seed, b),
             gain=gain,
             latency_tau=latency_tau,
         )
@@ -89,7 +91,7 @@ class FloatReference:
         self.spec = ck.spec
         self.config = ck.config
         self.model = ck.build_model()
-        self.layer_names = [f"{layer.kind}{i + 1}" for i, layer in enumerate(ck.spec.layers)]
+        self.layer_names = [layer_name(layer, i) for i, layer in enumerate(ck.spec.layers)]
 
     def run(self, spikes: torch.Tensor) -> FloatBatch:
         x = spikes.reshape(spikes.shape[0], spikes.shape[1], *self.spec.input_shape).float()
@@ -97,3 +99,28 @@ class FloatReference:
             out = self.model(x)
         counts = out.counts.reshape(out.counts.shape[0], -1).cpu().numpy().astype(np.int64)
         return FloatBatch(counts, [float(s.sum()) for s in out.spikes])
+
+
+def encoded_test_set(
+    net: LoihiNet, config, samples: int, data_dir: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``samples`` test images as integer inputs [N, T, *input], exactly as ``snnx sim``
+    encodes them (:func:`encoded_batches` + :func:`fixed_inputs`), and their labels."""
+    from snnx.data.datasets import load_split
+
+    if config is None:
+        raise SnnxError(
+            "--run needs the run's config.yaml (how images become spikes); re-run `snnx train`"
+        )
+    from snnx.run import InputEncoding
+
+    d, enc = config.data, InputEncoding.of_input_spec(net.input)  # model.net's spec is the truth
+    images = load_split(d.dataset, False, data_dir or d.dir)
+    xs, ys = [], []
+    for b in encoded_batches(
+        images, samples, enc.encoding, enc.timesteps, config.train.seed, enc.gain, enc.latency_tau
+    ):
+        xs.append(fixed_inputs(net, b.spikes))
+        ys.append(b.labels)
+    return np.concatenate(xs), np.concatenate(ys)
+

@@ -6,13 +6,14 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from snnx.artifacts import check_schema, stamp
 from snnx.errors import SnnxError
 from snnx.io import read_json, write_json
 
 BACKENDS = ("fast", "lava", "both")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SimResult:
     """Float vs fixed-point comparison on the same encoded inputs.
 
@@ -58,16 +59,14 @@ class SimResult:
         if self.backend != "both":
             for key in ("lava_fast_identical", "first_difference"):
                 d.pop(key)
-        return d
+        return stamp("sim", d)
 
     def save(self, path: str | Path) -> None:
         write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> SimResult:
-        data = read_json(path)
-        if not isinstance(data, dict):
-            raise SnnxError(f"{path} is not a sim.json object; re-run `snnx sim`")
+        data = check_schema("sim", read_json(path), Path(path))
         names = {f.name for f in fields(cls)}
         try:
             return cls(**{k: v for k, v in data.items() if k in names})

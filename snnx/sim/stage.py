@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +19,10 @@ import torch
 
 from snnx.data.encoders import is_binary
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
 from snnx.io import atomic_path
+from snnx.loihi.naming import layer_name
+from snnx.loihi.net import LoihiNet
+from snnx.run import InputEncoding, RunFolder
 from snnx.sim.fast import FastRun, Stream, predictions, readout_counts
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
 from snnx.sim.result import BACKENDS, SimResult
@@ -63,12 +65,10 @@ def sim_command(
     ``labels_path`` (with ``input_path``): one class per sample, so a user's own spikes get an accuracy.
     """
     t_start = time.perf_counter()
-    run = Path(run)
-    net_path = run / "model.net"
-    if not net_path.is_file():
-        raise SnnxError(f"{net_path} not found; run `snnx export {run}` first")
-    net = LoihiNet.load(net_path)
-    config = _load_config(run)
+    folder = RunFolder(run)
+    run, net_path = folder.root, folder.net
+    net = folder.load_net()
+    config = folder.load_config()
     backend = backend or (config.sim.backend if config else "fast")
     if backend not in BACKENDS:
         raise SnnxError(f"--backend {backend!r} is not one of {', '.join(BACKENDS)}")
@@ -76,8 +76,7 @@ def sim_command(
         samples = config.sim.samples
     if save_spikes is not None and Path(save_spikes).suffix != ".npz":
         raise SnnxError(f"--save-spikes {save_spikes}: the file name must end in .npz")
-    ckpt = run / "checkpoint.pt"
-    reference = FloatReference(ckpt) if ckpt.is_file() else None
+    reference = FloatReference(folder.checkpoint) if folder.checkpoint.is_file() else None
     if labels_path is not None and input_path is None:
         raise SnnxError("--labels goes with --input (the dataset brings its own labels)")
     inputs = _open_inputs(net, config, reference, samples, input_path, data_dir, labels_path)
@@ -102,7 +101,7 @@ def sim_command(
     float_pred = predictions(np.concatenate(float_counts)) if float_counts else None
     y = np.concatenate(labels) if labels else None
     activity = [_as_dict(a) for a in outcome.activity]
-    names = [_layer_name(layer, i) for i, layer in enumerate(net.synapse_layers)]
+    names = [layer_name(layer, i) for i, layer in enumerate(net.synapse_layers)]
     result = SimResult(
         backend=backend,
         samples=n,
@@ -131,20 +130,13 @@ def sim_command(
     )
     if save_spikes is not None:
         _write_spikes(Path(save_spikes), outcome.spikes)
-    result.seconds = float(time.perf_counter() - t_start)
-    result.save(run / "sim.json")
+    result = replace(result, seconds=float(time.perf_counter() - t_start))
+    result.save(folder.sim)
     print(format_table(result, run))
     return result
 
 
 # ----------------------------------------------------------------------------- inputs
-
-
-def _load_config(run: Path):
-    from snnx.config import RunConfig
-
-    path = run / "config.yaml"
-    return RunConfig.load(path) if path.is_file() else None
 
 
 def _open_inputs(
@@ -162,30 +154,22 @@ def _open_inputs(
         return _file_inputs(net, Path(input_path), samples, labels_path)
     if config is None and reference is not None:
         config = reference.config
-    encoding = config.data.encoding if config else net.input.encoding
-    timesteps = config.data.timesteps if config else net.input.timesteps
+    # model.net's input spec is the one truth for the encoding (snnx export --timesteps changes it)
+    enc = InputEncoding.of_input_spec(net.input)
+    encoding, timesteps, gain, tau = enc.encoding, enc.timesteps, enc.gain, enc.latency_tau
     if encoding == "spikes" or not timesteps:
         raise SnnxError(
-            "model.net does not say how images become spikes (it was written by another tool) and the run "
-            "folder has no config.yaml; pass --input spikes.npy [samples, T, *input shape]"
+            "model.net does not say how images become spikes (it was written by another tool); pass "
+            "--input spikes.npy [samples, T, *input shape], or re-export with --timesteps N"
         )
     from snnx.data.datasets import load_split
 
     if config is not None:  # the whole test set, whatever subset training used
         images = load_split(config.data.dataset, False, data_dir or config.data.dir)
-        dataset, seed, gain, tau = (
-            config.data.dataset,
-            config.train.seed,
-            config.data.gain,
-            config.data.latency_tau,
-        )
+        dataset, seed = config.data.dataset, config.train.seed
     else:
         images = load_split("mnist", False, data_dir)
         dataset, seed = "mnist", 0
-        gain, tau = (
-            float(net.input.params.get("gain", 1.0)),
-            float(net.input.params.get("latency_tau", 5.0)),
-        )
     if int(np.prod(images.image_shape)) != int(np.prod(net.input.shape)):
         raise SnnxError(
             f"{dataset} images have shape {list(images.image_shape)} but model.net expects {list(net.input.shape)}"
@@ -351,7 +335,7 @@ def first_difference(fast: list[np.ndarray], lava: list[np.ndarray], net: LoihiN
             sample = int(np.argmax(per_step[:, step]))
             return {
                 "layer": i + 1,
-                "name": _layer_name(net.synapse_layers[i], i),
+                "name": layer_name(net.synapse_layers[i], i),
                 "step": step,
                 "sample": sample,
             }
@@ -375,10 +359,6 @@ def _as_dict(activity) -> dict:
     if hasattr(activity, "to_dict"):
         return activity.to_dict()
     return dict(activity)
-
-
-def _layer_name(layer, i: int) -> str:
-    return layer.name or f"{layer.kind}{i + 1}"
 
 
 def _accuracy(pred: np.ndarray | None, labels: np.ndarray | None) -> float | None:

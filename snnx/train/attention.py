@@ -11,12 +11,17 @@ other models, every synapse stage adds one step of delay and the model runs T + 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnx.train.models import ModelSpec, SNNOutput
 from snnx.train.neurons import cuba_sequence, make_spike_fn
+from snnx.train.output import SNNOutput
+
+if TYPE_CHECKING:  # annotations only: models.build_model imports this module
+    from snnx.train.models import ModelSpec
 
 
 def _delay(cur: torch.Tensor, steps: int) -> torch.Tensor:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from snnx.artifacts import stamp
 from snnx.data.datasets import load_data
 from snnx.errors import SnnxError
-from snnx.io import read_json, write_json
+from snnx.io import write_json
+from snnx.run import RunFolder
 from snnx.train.ann import train_ann
 from snnx.train.checkpoint import Checkpoint
 
@@ -19,14 +21,13 @@ from snnx.train.checkpoint import Checkpoint
 def compare_command(run: Path, data_dir: Path | None) -> dict:
     from snnx.deploy.energy import ann_energy
 
-    run = Path(run)
-    ck = Checkpoint.load(run / "checkpoint.pt")
-    sim_path, energy_path = run / "sim.json", run / "deploy" / "loihi2" / "energy.json"
-    if not sim_path.exists():
-        raise SnnxError(f"{sim_path} not found; run `snnx sim {run}` first")
-    if not energy_path.exists():
-        raise SnnxError(f"{energy_path} not found; run `snnx deploy {run} --target loihi2` first")
-    sim, energy = read_json(sim_path), read_json(energy_path)
+    folder = RunFolder(run)
+    run = folder.root
+    ck = Checkpoint.load(folder.checkpoint)
+    sim = folder.load_sim().to_dict()  # typed, schema-checked
+    if not folder.energy().exists():
+        raise SnnxError(f"{folder.energy()} not found; run `snnx deploy {run} --target loihi2` first")
+    energy = folder.load_energy().document
     cfg = ck.config
     train_set = load_data(cfg.data, True, data_dir)
     test_set = load_data(cfg.data, False, data_dir)
@@ -58,7 +59,7 @@ def compare_command(run: Path, data_dir: Path | None) -> dict:
         "notes": ("SNN sparsity = fraction of (neuron, step) pairs without a spike; ANN sparsity = fraction of "
                   "zero ReLU outputs. ANN energy = MACs x 45 nm MAC energy, compute only: " + ann_e["source"]),
     }
-    write_json(run / "compare.json", result)
+    write_json(folder.compare, stamp("compare", result))
     _print(result)
     return result
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from snntorch import functional as SF
 
-from snnx.train.models import SNNOutput
+from snnx.train.output import SNNOutput
 
 LossFn = Callable[[SNNOutput, torch.Tensor], torch.Tensor]
 

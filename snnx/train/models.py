@@ -17,9 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnx import fixedpoint as fp
 from snnx.errors import SnnxError
+from snnx.loihi.grid import effective_alpha, effective_beta
+from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, VTH_MAX
 from snnx.train.neurons import cuba_sequence, make_spike_fn
+from snnx.train.output import SNNOutput
+from snnx.train.qat import fake_quantize_value, fake_quantize_weight
 
 
 @dataclass
@@ -175,10 +178,10 @@ class SpikingLayer(nn.Module):
             w = w + torch.eye(w.shape[0], dtype=w.dtype, device=w.device)
         if not self.qat:
             return LayerParams(w, b, self.threshold, self.alpha, self.beta)
-        w_q, scale = fp.fake_quantize_weight(w)
-        b_q = None if b is None else fp.fake_quantize_value(b, scale, fp.BIAS_MIN, fp.BIAS_MAX)
-        th = fp.fake_quantize_value(torch.tensor(self.threshold, device=w.device), scale, 1, fp.VTH_MAX)
-        return LayerParams(w_q, b_q, th, fp.effective_alpha(self.alpha), fp.effective_beta(self.beta))
+        w_q, scale = fake_quantize_weight(w)
+        b_q = None if b is None else fake_quantize_value(b, scale, BIAS_MIN, BIAS_MAX)
+        th = fake_quantize_value(torch.tensor(self.threshold, device=w.device), scale, 1, VTH_MAX)
+        return LayerParams(w_q, b_q, th, effective_alpha(self.alpha), effective_beta(self.beta))
 
     def synapse_current(self, x: torch.Tensor, p: LayerParams, steps: int, hold: int = 0) -> torch.Tensor:
         """W·x for the steps the neuron runs, ``hold`` .. ``steps`` - 1, with one step of delay.
@@ -248,24 +251,6 @@ def stochastic_spike(x: torch.Tensor) -> torch.Tensor:
     """Used for the output layer during training when model.stochastic_output is on; evaluation
     and deployment keep the deterministic threshold, so the chip's behaviour is unchanged."""
     return _StochasticSpike.apply(x)
-
-
-@dataclass
-class SNNOutput:
-    """Spikes (and membranes, if recorded) of every layer over all S = T + L steps."""
-
-    spikes: list[torch.Tensor]
-    membranes: list[torch.Tensor] | None
-    latency: int  # L
-
-    @property
-    def readout(self) -> torch.Tensor:
-        """Output spikes of the readout window (steps L+1..T+L): [T, B, classes]."""
-        return self.spikes[-1][self.latency:]
-
-    @property
-    def counts(self) -> torch.Tensor:
-        return self.readout.sum(0)
 
 
 class SNN(nn.Module):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from snnx.config import RunConfig, resolve
 from snnx.errors import SnnxError
+from snnx.run import RunFolder
 from snnx.train.trainer import TrainResult, train
 
 
@@ -13,7 +14,7 @@ def train_command(config: Path | None, out: Path, overrides: list[str], data_dir
                   resume: bool = False) -> TrainResult:
     """With ``--resume`` the run's own config.yaml is used (plus any overrides, e.g. more epochs)."""
     if resume:
-        saved = out / "config.yaml"
+        saved = RunFolder(out).config
         if not saved.exists():
             raise SnnxError(f"--resume: {saved} not found; start a new run without --resume")
         cfg = RunConfig.load(saved, overrides)

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from snnx.io import write_atomic  # noqa: E402
-from snnx.viz.trace import Trace  # noqa: E402
+from snnx.sim.trace import Trace  # noqa: E402
 
 FLOAT_COLOR, FIXED_COLOR = "tab:blue", "tab:orange"
 DPI = 100

@@ -16,19 +16,21 @@ import numpy as np
 import torch
 
 from snnx.errors import SnnxError
-from snnx.io import read_json
-from snnx.viz import figures
-from snnx.viz.trace import (
+from snnx.run import CoreMap, EnergyReport, RunFolder
+from snnx.sim.result import SimResult
+from snnx.sim.trace import (
     RunModels,
     Trace,
     fixed_trace,
     float_trace,
     load_run_models,
 )
+from snnx.viz import figures
 
-# the later stages' JSON outputs a report shows, relative to the run folder
-JSON_FILES = {"quant": "quant.json", "sim": "sim.json", "energy": "deploy/loihi2/energy.json",
-              "core_map": "deploy/loihi2/core_map.json"}
+# the later stages' JSON outputs a report shows, relative to the run folder (names from RunFolder)
+_NAMES = RunFolder(Path("."))
+JSON_FILES = {key: str(path) for key, path in (("quant", _NAMES.quant), ("sim", _NAMES.sim),
+                                               ("energy", _NAMES.energy()), ("core_map", _NAMES.core_map()))}
 REPORT_SAMPLES = 1000  # test images for the confusion matrices and spike counts
 TRACE_SAMPLES = 3  # test images kept in full (spikes and membranes) for the interactive view
 BATCH = 250
@@ -63,24 +65,20 @@ class ReportData:
     figures: list[Figure] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # figure key -> what to run to make it
     documents: dict[str, dict | None] = field(default_factory=dict)  # JSON_FILES key -> content
-
-    @property
-    def sim(self) -> dict | None:
-        return self.documents.get("sim")
-
-    @property
-    def energy(self) -> dict | None:
-        return self.documents.get("energy")
+    sim: SimResult | None = None  # sim.json, typed (None: `snnx sim` has not run)
+    energy: EnergyReport | None = None  # deploy/loihi2/energy.json, typed
+    core_map: CoreMap | None = None
 
 
-def read_optional_json(path: Path) -> dict | None:
-    """A stage's JSON output, or None when that stage has not run (a corrupt file is an error)."""
-    if not path.exists():
-        return None
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise SnnxError(f"{path} holds a JSON {type(data).__name__}, not an object; re-create it with its stage")
-    return data
+def read_stage_outputs(folder: RunFolder) -> dict:
+    """The later stages' artifacts through the run folder's typed loaders; None for a stage that
+    has not run (a corrupt or foreign file is an error naming the command that rebuilds it)."""
+    def load(path: Path, loader):
+        return loader() if path.exists() else None
+
+    return {"quant": load(folder.quant, folder.load_quant), "sim": load(folder.sim, folder.load_sim),
+            "energy": load(folder.energy(), folder.load_energy),
+            "core_map": load(folder.core_map(), folder.load_core_map)}
 
 
 def _summary(preds: list[np.ndarray], totals: np.ndarray | None, names: list[str], n: int) -> EvalSummary | None:
@@ -167,48 +165,24 @@ def weight_pairs(models: RunModels) -> tuple[list[str], list[np.ndarray], list[n
     return names, weights, quantized
 
 
-UNITS_IN_UJ = {"pj": 1e-6, "nj": 1e-3, "uj": 1.0}
-
-
-def _uj_factor(key: str) -> float | None:
-    """Factor from the unit a key ends with (``_pJ``, ``_nJ``, ``_uJ``) to microjoules."""
-    return UNITS_IN_UJ.get(key.rsplit("_", 1)[-1].lower()) if "_" in key else None
-
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def energy_per_layer(energy: dict) -> tuple[list[str], dict[str, list[float]]] | None:
-    """(layer names, {component: uJ per layer}) from energy.json's per-layer list, if any.
-
-    A per-layer breakdown by component (a dict such as ``energy_pJ: {synops: .., static: ..}``)
-    is preferred; else the flat energy keys, without a plain ``energy_uJ`` total beside its
-    parts (stacking it would count twice).
-    """
-    rows = next((v for k, v in energy.items() if "layer" in k and isinstance(v, list)
-                 and v and all(isinstance(r, dict) for r in v)), None)
-    if rows is None:
+def energy_per_layer(energy: EnergyReport) -> tuple[list[str], dict[str, list[float]]] | None:
+    """(layer names, {component: uJ per layer}) from energy.json's per-layer ``energy_pJ``."""
+    if not energy.layers:
         return None
-    names = [str(r.get("name", r.get("layer", i + 1))) for i, r in enumerate(rows)]
-    first = rows[0]
-    for key, value in first.items():
-        factor = _uj_factor(key)
-        if "energy" in key.lower() and factor and isinstance(value, dict) and value and all(map(_is_number, value.values())):
-            return names, {part: [factor * float(r[key].get(part, 0.0)) for r in rows] for part in value}
-    flat = [k for k, v in first.items() if _is_number(v) and "energy" in k.lower() and _uj_factor(k)]
-    parts = [k for k in flat if "total" not in k.lower() and k.lower() not in ("energy_uj", "energy_nj", "energy_pj")]
-    parts = parts or flat
-    if not parts:
-        return None
-    return names, {k: [_uj_factor(k) * float(r.get(k, 0.0)) for r in rows] for k in parts}
+    parts = list(dict.fromkeys(k for layer in energy.layers for k in layer.energy_pJ))
+    return ([layer.name for layer in energy.layers],
+            {p: [1e-6 * layer.energy_pJ.get(p, 0.0) for layer in energy.layers] for p in parts})
 
 
 def gather(run: Path, data_dir: Path | None, samples: int | None = None) -> ReportData:
     """Load everything a report shows and run the models on ``samples`` test images."""
     models = load_run_models(run)
-    d = ReportData(Path(run), models,
-                   documents={key: read_optional_json(Path(run) / rel) for key, rel in JSON_FILES.items()})
+    typed = read_stage_outputs(RunFolder(run))
+    documents = {"quant": typed["quant"], "sim": typed["sim"] and typed["sim"].to_dict(),
+                 "energy": typed["energy"] and typed["energy"].document,
+                 "core_map": typed["core_map"] and typed["core_map"].document}
+    d = ReportData(Path(run), models, documents=documents, sim=typed["sim"], energy=typed["energy"],
+                   core_map=typed["core_map"])
     test = load_test_set(models, data_dir)
     run_test_set(d, test, min(len(test), samples or REPORT_SAMPLES))
     return d
@@ -218,7 +192,7 @@ def make_plots(run: Path, data_dir: Path | None = None, samples: int | None = No
     """Write every plot into RUN/plots/ and return them with the report's data."""
     d = gather(run, data_dir, samples)
     models, run = d.models, Path(run)
-    out = run / "plots"
+    out = RunFolder(run).plots
     fl, fx = d.float_trace, d.fixed_trace
     ref = fl or fx
     no_net = f"run `snnx export {run}` for the fixed-point half"
@@ -246,7 +220,7 @@ def make_plots(run: Path, data_dir: Path | None = None, samples: int | None = No
         "Trained float weights against the deployed integer weights divided by the layer's scale"
         + ("." if quantized is not None else f" (float only: {no_net})."),
         lambda p: figures.plot_weight_histograms(names, weights, quantized, p))
-    metrics = run / "metrics.csv"
+    metrics = RunFolder(run).metrics
     if metrics.exists():
         from snnx.viz.training import plot_training
 
@@ -263,7 +237,7 @@ def make_plots(run: Path, data_dir: Path | None = None, samples: int | None = No
         f"Mean spikes per test image in each layer over the first {n} test images{fixed_note}.",
         lambda p: figures.plot_layer_spikes((fs or xs).layer_names, None if fs is None else fs.spikes_per_sample,
                                             None if xs is None else xs.spikes_per_sample, p, n))
-    per_layer = energy_per_layer(d.energy) if d.energy else None
+    per_layer = energy_per_layer(d.energy) if d.energy is not None else None
     if per_layer is not None:
         add("energy", "Energy per layer", "Energy per inference per layer from deploy/loihi2/energy.json.",
             lambda p: figures.plot_energy(*per_layer, p))

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from snnx.io import write_text
+from snnx.run import RunFolder
+from snnx.sim.trace import Trace
 from snnx.viz.plots import JSON_FILES, ReportData, make_plots
-from snnx.viz.trace import Trace
 
 HERE = Path(__file__).parent
 JSON_SECTIONS = (("quant", "Quantization", "snnx export"), ("sim", "Simulation", "snnx sim"),
@@ -31,7 +32,7 @@ def report_command(run: Path, data_dir: Path | None) -> Path:
     """Write RUN/plots/*.png and RUN/report.html; return the report's path."""
     run = Path(run)
     d = make_plots(run, data_dir)
-    path = write_text(run / "report.html", render(d))
+    path = write_text(RunFolder(run).report, render(d))
     print(f"report: {path} ({len(d.figures)} plots)")
     return path
 
@@ -131,17 +132,17 @@ def _pct(v: object) -> str | None:
 
 def summary_cards(d: ReportData) -> str:
     """The headline numbers: the stages' own figures when they ran, else ours on the report images."""
-    sim, energy = d.sim or {}, d.energy or {}
+    sim, energy = d.sim, d.energy
     n = len(d.labels)
     cards: list[tuple[str, str | None, str]] = []
     for key, summary, label in (("float_accuracy", d.float_summary, "float accuracy"),
                                 ("fixed_accuracy", d.fixed_summary, "fixed-point accuracy")):
-        if key in sim:
-            cards.append((label, _pct(sim[key]), f"sim.json, {sim.get('samples', '?')} images"))
+        if sim is not None and getattr(sim, key) is not None:
+            cards.append((label, _pct(getattr(sim, key)), f"sim.json, {sim.samples} images"))
         elif summary is not None:
             cards.append((label, _pct(float((summary.predictions == d.labels).mean())), f"report, {n} images"))
-    if "agreement" in sim:
-        cards.append(("float/fixed agreement", _pct(sim["agreement"]), "sim.json"))
+    if sim is not None and sim.agreement is not None:
+        cards.append(("float/fixed agreement", _pct(sim.agreement), "sim.json"))
     elif d.float_summary is not None and d.fixed_summary is not None:
         agree = float((d.float_summary.predictions == d.fixed_summary.predictions).mean())
         cards.append(("float/fixed agreement", _pct(agree), f"report, {n} images"))
@@ -150,15 +151,15 @@ def summary_cards(d: ReportData) -> str:
                        ("spikes_per_inference", "spikes per inference"),
                        ("latency_us", "latency per inference (µs)"),
                        ("cores", "Loihi 2 cores")):
-        if isinstance(energy.get(key), (int, float)):
-            cards.append((label, _num(energy[key]), "energy.json"))
+        if energy is not None:
+            cards.append((label, _num(getattr(energy, key)), "energy.json"))
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="value">{_e(v)}</div><div class="label">{_e(lbl)}</div>'
         f'<div class="src">{_e(src)}</div></div>' for lbl, v, src in cards if v is not None) + "</div>"
 
 
 def _config_text(d: ReportData) -> str:
-    path = d.run / "config.yaml"
+    path = RunFolder(d.run).config
     if path.exists():
         return path.read_text(encoding="utf-8")
     if d.models.checkpoint is not None:

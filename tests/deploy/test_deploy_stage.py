@@ -13,24 +13,17 @@ import pytest
 from snnx.deploy.manifest import verify_bundle
 from snnx.deploy.stage import DeployReport, deploy_command
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiNet
+from snnx.loihi.netx import read_netx
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, mnist_dir) -> Path:
-    from snnx.export.stage import export_command
+def run(tmp_path_factory, tiny_run, mnist_dir) -> Path:
+    """A copy of the session's tiny MNIST run, simulated on 200 test images."""
     from snnx.sim.stage import sim_command
-    from snnx.train.stage import train_command
 
     run = tmp_path_factory.mktemp("deploy") / "run"
+    shutil.copytree(tiny_run, run)
     with contextlib.redirect_stdout(io.StringIO()):
-        train_command(
-            None,
-            run,
-            ["data.train_subset=2000", "data.test_subset=200", "train.epochs=1"],
-            mnist_dir,
-        )
-        export_command(run, "loihi", None, None, None, None, None)
         sim_command(run, "fast", 200, None, None, mnist_dir)
     return run
 
@@ -98,7 +91,7 @@ def test_manifest_describes_inputs_and_is_verified(run):
     deploy(run)
     bundle = run / "deploy" / "loihi2"
     m = verify_bundle(bundle)
-    net = LoihiNet.load(bundle / "model.net")
+    net = read_netx(bundle / "model.net")
     assert m.input["shape"] == list(net.input.shape) and m.input["encoding"] == "rate"
     assert m.timesteps == 25 and m.steps_per_sample == 25 + net.num_synapse_layers
     assert m.reset_interval == 32 and m.output["readout_window"] == [3, 27]
@@ -214,8 +207,9 @@ def test_hardware_run_path_in_lava_simulator_equals_fast_sim(run, mnist_dir):
     from lava.magma.core.run_configs import Loihi2SimCfg
 
     from snnx.config import RunConfig
-    from snnx.deploy.hw import encoded_test_set, run_bundle_on_loihi2
+    from snnx.deploy.hw import run_bundle_on_loihi2
     from snnx.sim.fast import simulate
+    from snnx.sim.reference import encoded_test_set
 
     deploy(run)
     bundle, config = run / "deploy" / "loihi2", RunConfig.load(run / "config.yaml")
@@ -223,7 +217,7 @@ def test_hardware_run_path_in_lava_simulator_equals_fast_sim(run, mnist_dir):
         result = run_bundle_on_loihi2(
             bundle, config, 24, mnist_dir, Loihi2SimCfg(select_tag="fixed_pt")
         )
-    net = LoihiNet.load(bundle / "model.net")
+    net = read_netx(bundle / "model.net")
     x, y = encoded_test_set(net, config, 24, mnist_dir)
     assert result["reset_interval"] == 32
     assert result["predictions"] == simulate(net, x).predictions.tolist()

@@ -15,12 +15,12 @@ from snnx.deploy.energy import (
     load_profile,
     macs_per_inference,
 )
-from snnx.deploy.hardware import Loihi2Limits
 from snnx.deploy.hw import lava_loihi_available, require_lava_loihi
 from snnx.deploy.manifest import Manifest, next_power_of_two, verify_bundle
 from snnx.deploy.mapping import core_map
 from snnx.errors import SnnxError
-from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
+from snnx.loihi.limits import Loihi2Limits
+from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 
 
 def tiny_net() -> LoihiNet:

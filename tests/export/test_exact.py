@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from export_helpers import make_config, make_model, rate_spikes
 
 from snnx.export.from_nir import graph_to_float
 from snnx.export.intref import integer_reference
@@ -21,9 +20,9 @@ from snnx.export.to_nir import model_to_nir
 from snnx.sim.fast import simulate
 
 
-def _run_both(model, steps: int = 25, batch: int = 100):
+def _run_both(nets, model, steps: int = 25, batch: int = 100):
     net, _ = quantize(graph_to_float(model_to_nir(model)))
-    x = rate_spikes(steps, batch, seed=1)
+    x = nets.spikes(steps, batch, seed=1)
     with torch.no_grad():
         out = model(x)
     float_spikes = [s.permute(1, 0, *range(2, s.dim())).numpy().astype(np.int64) for s in out.spikes]
@@ -32,9 +31,9 @@ def _run_both(model, steps: int = 25, batch: int = 100):
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.5])
-def test_fc_fixed_point_equals_qat_float(alpha):
-    model = make_model(make_config("fc", alpha, hidden=[100]), seed=0, gain=3.0, bias_std=0.05)
-    net, _, f, q = _run_both(model)
+def test_fc_fixed_point_equals_qat_float(nets, alpha):
+    model = nets.model(nets.config("fc", alpha, hidden=[100]), seed=0, gain=3.0, bias_std=0.05)
+    net, _, f, q = _run_both(nets, model)
     same_sample = np.mean([np.array_equal(f[-1][i], q[-1][i]) for i in range(len(f[-1]))])
     flipped = [float(np.mean(a != b)) for a, b in zip(f, q, strict=True)]
     assert min(float(a.mean()) for a in f) > 0.05  # layers are active
@@ -44,21 +43,21 @@ def test_fc_fixed_point_equals_qat_float(alpha):
     assert np.mean(f[-1][:, lat:].sum(1).argmax(1) == q[-1][:, lat:].sum(1).argmax(1)) >= 0.99
 
 
-def test_conv_fixed_point_equals_qat_float_in_the_first_layer_and_predictions():
+def test_conv_fixed_point_equals_qat_float_in_the_first_layer_and_predictions(nets):
     """Random untrained conv nets are chaotic (one flipped spike cascades), so deep layers differ more."""
-    model = make_model(make_config("conv", 0.0), seed=0, gain=3.0, bias_std=0.0)
-    net, _, f, q = _run_both(model, batch=60)
+    model = nets.model(nets.config("conv", 0.0), seed=0, gain=3.0, bias_std=0.0)
+    net, _, f, q = _run_both(nets, model, batch=60)
     assert float(np.mean(f[0] != q[0])) < 1e-4
     lat = net.num_synapse_layers
     assert np.mean(f[-1][:, lat:].sum(1).argmax(1) == q[-1][:, lat:].sum(1).argmax(1)) >= 0.9
 
 
 @pytest.mark.parametrize("kind", ["fc", "conv"])
-def test_integer_reference_is_the_fast_simulator(kind):
+def test_integer_reference_is_the_fast_simulator(nets, kind):
     """Bit for bit, with and without biases (netx's staggered start held in both)."""
     for bias_std in (0.0, 0.1):
-        model = make_model(make_config(kind, 0.3, hidden=[50]), seed=2, gain=3.0, bias_std=bias_std)
-        net, xi, _, q = _run_both(model, steps=10, batch=20)
+        model = nets.model(nets.config(kind, 0.3, hidden=[50]), seed=2, gain=3.0, bias_std=bias_std)
+        net, xi, _, q = _run_both(nets, model, steps=10, batch=20)
         assert (net.synapse_layers[0].bias is not None) == (bias_std > 0)
         fast = simulate(net, xi > 0).spikes
         assert all(np.array_equal(a, b) for a, b in zip(q, fast, strict=True))

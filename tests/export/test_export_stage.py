@@ -8,12 +8,12 @@ import nir
 import numpy as np
 import pytest
 import torch
-from export_helpers import make_config, make_model, save_run
 
 from snnx.cli import main
-from snnx.export.loihinet import LoihiNet
-from snnx.export.netx import build_lava_network
 from snnx.export.stage import export_command
+from snnx.loihi.net import LoihiNet
+from snnx.loihi.netx import read_netx
+from snnx.sim.lava_build import build_lava_network
 from snnx.train.checkpoint import Checkpoint
 
 
@@ -34,7 +34,7 @@ def test_export_writes_nir_netx_and_quant_json(make_run, kind, capsys):
     net = export_command(run, "loihi", None, None, None, None, None)
     assert net.synapse_layers[0].name in capsys.readouterr().out  # the per-layer table
     # the netx file reads back into the same LoihiNet, array for array
-    _assert_same(net, LoihiNet.load(run / "model.net"))
+    _assert_same(net, read_netx(run / "model.net"))
     # the QAT integers are the checkpoint's own: weights = round(W_q * k) exactly
     model = Checkpoint.load(run / "checkpoint.pt").build_model()
     for q, layer in zip(net.synapse_layers, model.layers, strict=True):
@@ -66,18 +66,18 @@ def test_lava_netx_builds_the_exported_conv_net(make_run):
     Network(net_config=str(run / "model.net"))  # netx itself (no zero layer here)
 
 
-def test_export_then_sim_agrees_for_bias_free_fc(make_run, tmp_path):
+def test_export_then_sim_agrees_for_bias_free_fc(nets, make_run, tmp_path):
     """model.net runs in the fast simulator with the float model's spikes (no biases: same time convention)."""
     from snnx.sim.fast import simulate
 
-    config = make_config("fc", 0.0, bias=False)
-    model = make_model(config, seed=3)
-    run = save_run(tmp_path / "nb", config, model)
+    config = nets.config("fc", 0.0, bias=False)
+    model = nets.model(config, seed=3)
+    run = nets.save(tmp_path / "nb", config, model)
     export_command(run, "loihi", None, None, None, None, None)
     x = (torch.rand(20, 50, 1, 28, 28, generator=torch.Generator().manual_seed(0)) < 0.2).float()
     with torch.no_grad():
         want = model(x).counts.numpy()
-    got = simulate(LoihiNet.load(run / "model.net"), x.permute(1, 0, 2, 3, 4).numpy() > 0).counts
+    got = simulate(read_netx(run / "model.net"), x.permute(1, 0, 2, 3, 4).numpy() > 0).counts
     assert want.sum() > 0 and np.mean((want == got).all(1)) >= 0.95
 
 
@@ -102,9 +102,9 @@ def test_missing_checkpoint_says_train_first(tmp_path, capsys):
     assert not (tmp_path / "nothing" / "model.net").exists()
 
 
-def test_checkpoint_of_another_model_is_refused(make_run, capsys):
+def test_checkpoint_of_another_model_is_refused(nets, make_run, capsys):
     run = make_run()
-    make_config("conv").save(run / "config.yaml")
+    nets.config("conv").save(run / "config.yaml")
     assert "another model" in _cli_error(capsys, run)
     # a checkpoint whose weights do not fit its own spec
     ck = Checkpoint.load(run / "checkpoint.pt")

@@ -19,7 +19,7 @@ import pytest
 
 from snnx.cli import main
 from snnx.export.from_nir import graph_to_float, read_graph
-from snnx.export.loihinet import LoihiNet
+from snnx.loihi.netx import read_netx
 from snnx.sim.fast import Stream
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -62,7 +62,7 @@ def _export(tmp_path: Path, name: str, capsys, *args: str) -> tuple[Path, str]:
 
 
 def _predictions(run: Path, x: np.ndarray) -> np.ndarray:
-    net = LoihiNet.load(run / "model.net")
+    net = read_netx(run / "model.net")
     stream = Stream(net, x.shape[1])
     for lo in range(0, len(x), 500):
         stream.add(x[lo : lo + 500].reshape(-1, x.shape[1], *net.input.shape))
@@ -196,7 +196,7 @@ def _cnn_events() -> np.ndarray:
 
 def test_sinabs_cnn_exports_with_pooling_as_convolutions(tmp_path, capsys):
     run, out = _export(tmp_path, "sinabs_cnn", capsys)
-    net = LoihiNet.load(run / "model.net")
+    net = read_netx(run / "model.net")
     kinds = [(la.kind, la.shape) for la in net.layers if la.kind != "flatten"]
     # conv 8x32x32, then SumPool2d(2) merged into the 3x3 conv (6x6 kernel, stride 2), then pooling into dense
     assert kinds == [("conv", (8, 32, 32)), ("conv", (16, 16, 16)), ("dense", (10,))]
@@ -221,7 +221,7 @@ def test_sinabs_cnn_lava_and_fast_simulator_give_identical_spikes(tmp_path, caps
 def test_sinabs_cnn_agrees_with_sinabs(tmp_path, capsys):
     run, _ = _export(tmp_path, "sinabs_cnn", capsys)
     x = _cnn_events()
-    net = LoihiNet.load(run / "model.net")
+    net = read_netx(run / "model.net")
     stream = Stream(net, x.shape[1])
     stream.add(x)
     ours = stream.result().counts
@@ -300,7 +300,7 @@ def test_pooling_between_neurons_is_a_grouped_convolution_bit_exact_with_lava(
     )
     out = capsys.readouterr().out
     assert "grouped convolution" in out and "Scale" in out
-    pool = LoihiNet.load(run / "model.net").synapse_layers[1]
+    pool = read_netx(run / "model.net").synapse_layers[1]
     assert pool.kind == "conv" and pool.groups == 4 and pool.weight.shape == (4, 1, 2, 2)
     assert (
         np.all(pool.weight == pool.weight[:, :, :1, :1]) and pool.name == "pool"

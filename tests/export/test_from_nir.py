@@ -15,8 +15,8 @@ from snntorch.export_nir import export_to_nir
 from snnx.cli import main
 from snnx.errors import SnnxError
 from snnx.export.from_nir import graph_to_float
-from snnx.export.loihinet import LoihiNet
 from snnx.export.nir_build import build_from_nir
+from snnx.loihi.netx import read_netx
 
 pytestmark = pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph:DeprecationWarning")
 
@@ -88,7 +88,7 @@ def test_export_from_nir_file_writes_a_loihi_net(tmp_path, capsys):
     nir.write(tmp_path / "api.nir", g)
     run = tmp_path / "run"
     assert main(["export", "--from-nir", str(tmp_path / "api.nir"), "-o", str(run), "--timesteps", "10"]) == 0
-    net = LoihiNet.load(run / "model.net")
+    net = read_netx(run / "model.net")
     assert [layer.kind for layer in net.layers] == ["flatten", "dense", "dense"]
     assert net.input.timesteps == 10 and net.dt == 1e-3 and net.source == "nir:api.nir"
     hidden = net.layers[1]
@@ -141,7 +141,7 @@ def test_snntorch_export_with_bias_exports_and_notes_the_approximation(tmp_path)
     _, path = _snntorch_graph(tmp_path, bias=True)
     run = tmp_path / "run"
     assert main(["export", "--from-nir", str(path), "-o", str(run)]) == 0
-    net = LoihiNet.load(run / "model.net")
+    net = read_netx(run / "model.net")
     assert net.input.encoding == "spikes" and net.input.timesteps == 0  # snntorch stores no time steps
     assert (net.layers[1].du, net.layers[1].dv) == (4095, round(0.1 * 4096))
     assert (net.layers[2].du, net.layers[2].dv) == (round(0.4 * 4096) - 1, round(0.2 * 4096))

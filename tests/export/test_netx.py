@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import h5py
 import numpy as np
 import pytest
 
 from snnx.errors import SnnxError
-from snnx.export.loihinet import LoihiLayer, LoihiNet
-from snnx.export.netx import build_lava_network, read_netx, write_netx
+from snnx.loihi.net import LoihiLayer, LoihiNet
+from snnx.loihi.netx import read_netx, write_netx
+from snnx.sim.lava_build import build_lava_network
 from snnx.sim.randnet import random_conv_net, random_dense_net
 
 
@@ -38,9 +41,9 @@ def test_round_trip_random_nets(tmp_path, seed):
     rng = np.random.default_rng(seed)
     net = random_dense_net(rng, [12, 7, 3]) if seed % 2 else random_conv_net(rng)
     if seed == 2:  # a conv bias that differs across H, W must be stored per neuron
-        net.layers[0].bias = rng.integers(-100, 100, net.layers[0].shape)
-    net.dt = 2e-4
-    net.input.params = {"gain": 0.5}
+        first = replace(net.layers[0], bias=rng.integers(-100, 100, net.layers[0].shape))
+        net = replace(net, layers=(first, *net.layers[1:]))
+    net = replace(net, dt=2e-4, input=replace(net.input, params={"gain": 0.5}))
     write_netx(net, tmp_path / "model.net")
     assert_same_net(net, read_netx(tmp_path / "model.net"))
 
@@ -49,7 +52,8 @@ def test_netx_builds_our_file_with_torch_layout(tmp_path):
     """lava-dl netx loads the file; shapes, weights and biases land where Lava expects them."""
     rng = np.random.default_rng(7)
     net = random_conv_net(rng, convs=[(4, 3, 2)], dense=[5], extreme=False)
-    net.layers[0].bias = rng.integers(-100, 100, net.layers[0].shape)  # per neuron
+    first = replace(net.layers[0], bias=rng.integers(-100, 100, net.layers[0].shape))  # per neuron
+    net = replace(net, layers=(first, *net.layers[1:]))
     net.layers[2].weight[:] = 0  # all-zero dense layer: netx alone would crash
     write_netx(net, tmp_path / "model.net")
     lava_net = build_lava_network(tmp_path / "model.net")

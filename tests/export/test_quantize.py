@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snnx import fixedpoint as fp
 from snnx.errors import SnnxError
 from snnx.export.from_nir import FloatLayer, FloatNet
-from snnx.export.loihinet import LoihiNet
-from snnx.export.netx import build_lava_network
 from snnx.export.quantize import quantize, quantize_layer
-from snnx.sim.fast import lava_dense_weight
+from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, VTH_MAX
+from snnx.loihi.netx import read_netx, write_netx
+from snnx.loihi.weights import lava_dense_weight
+from snnx.sim.lava_build import build_lava_network
 
 
 def _dense(weight, bias=None, threshold=1.0, alpha=0.0, beta=0.9, name="fc1") -> FloatLayer:
@@ -44,7 +44,7 @@ def test_all_zero_layer_quantizes_saves_and_builds_in_lava(tmp_path):
     assert not net.layers[0].weight.any()
     assert net.layers[0].vth == 254  # the larger of threshold and |bias| maps to 254: 8 bits of resolution
     assert list(net.layers[0].bias) == [51, 0, 0, -102]
-    net.save(tmp_path / "model.net")
+    write_netx(net, tmp_path / "model.net")
     assert len(build_lava_network(tmp_path / "model.net").layers) == 2
     assert rep.layers[0].weight_min == rep.layers[0].weight_max == 0
 
@@ -80,18 +80,18 @@ def test_odd_integer_weights_in_a_mixed_layer_round_to_the_even_grid():
 
 def test_threshold_at_the_17_bit_limit_passes_and_one_more_fails():
     w = np.array([[1.0, -1.0]])  # k = 254
-    ok, _ = quantize_layer(_dense(w, threshold=fp.VTH_MAX / 254))
-    assert ok.vth == fp.VTH_MAX
+    ok, _ = quantize_layer(_dense(w, threshold=VTH_MAX / 254))
+    assert ok.vth == VTH_MAX
     with pytest.raises(SnnxError, match=r"layer fc1: threshold \(vth\) 131072 .*\[0, 131071\]"):
-        quantize_layer(_dense(w, threshold=(fp.VTH_MAX + 1) / 254))
+        quantize_layer(_dense(w, threshold=(VTH_MAX + 1) / 254))
 
 
 def test_bias_overflow_names_layer_value_and_limit():
     w = np.array([[1.0, -1.0], [0.5, 0.5]])
-    ok, _ = quantize_layer(_dense(w, bias=[fp.BIAS_MAX / 254, fp.BIAS_MIN / 254]))
-    assert list(ok.bias) == [fp.BIAS_MAX, fp.BIAS_MIN]
+    ok, _ = quantize_layer(_dense(w, bias=[BIAS_MAX / 254, BIAS_MIN / 254]))
+    assert list(ok.bias) == [BIAS_MAX, BIAS_MIN]
     with pytest.raises(SnnxError, match=r"layer fc1: bias -4097 .*\[-4096, 4095\]"):
-        quantize_layer(_dense(w, bias=[0.0, (fp.BIAS_MIN - 1) / 254]))
+        quantize_layer(_dense(w, bias=[0.0, (BIAS_MIN - 1) / 254]))
 
 
 def test_percentile_scale_clips_outliers_for_finer_resolution():
@@ -116,5 +116,5 @@ def test_graded_input_raises_first_layer_threshold_and_bias(tmp_path):
     s = net.input.params["input_scale"]
     assert 1 <= s <= 255 and rep.input_scale == s
     assert net.layers[0].vth == round(net.layers[0].scale * s)
-    net.save(tmp_path / "g.net")
-    assert LoihiNet.load(tmp_path / "g.net").input.params["input_scale"] == s
+    write_netx(net, tmp_path / "g.net")
+    assert read_netx(tmp_path / "g.net").input.params["input_scale"] == s

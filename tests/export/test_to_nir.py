@@ -8,7 +8,6 @@ import nir
 import numpy as np
 import pytest
 import torch
-from export_helpers import make_config, make_model, rate_spikes
 
 from snnx.config import RunConfig
 from snnx.export.from_nir import graph_to_float
@@ -22,11 +21,11 @@ def _spikes(model, x):
 
 
 @pytest.mark.parametrize("kind,alpha", [("fc", 0.0), ("conv", 0.0), ("fc", 0.6), ("conv", 0.8)])
-def test_round_trip_through_file_gives_identical_spikes(tmp_path, kind, alpha):
-    model = make_model(make_config(kind, alpha, hidden=[64]), seed=1)
+def test_round_trip_through_file_gives_identical_spikes(nets, tmp_path, kind, alpha):
+    model = nets.model(nets.config(kind, alpha, hidden=[64]), seed=1)
     write_nir(model_to_nir(model, snnx_metadata(1e-4, 12, "rate", {"gain": 1.0})), tmp_path / "model.nir")
     rebuilt = build_from_nir(nir.read(tmp_path / "model.nir"))
-    x = rate_spikes(12, 24, seed=2)
+    x = nets.spikes(12, 24, seed=2)
     original, again = _spikes(model, x), _spikes(rebuilt, x)
     assert len(original) == len(again) == len(model.layers)
     for a, b in zip(original, again, strict=True):
@@ -34,24 +33,24 @@ def test_round_trip_through_file_gives_identical_spikes(tmp_path, kind, alpha):
         assert torch.equal(a, b)
 
 
-def test_if_neurons_and_residual_layers_round_trip(tmp_path):
+def test_if_neurons_and_residual_layers_round_trip(nets, tmp_path):
     """beta = 1 is written as IF(r = 1/dt); a one-layer residual (W + I) as a plain Affine."""
     config = RunConfig.from_dict({"model": {"kind": "residual", "hidden": [40, 40], "skip": 1,
                                             "neuron": {"beta": 1.0}}})
-    model = make_model(config, seed=4, gain=2.0)
+    model = nets.model(config, seed=4, gain=2.0)
     write_nir(model_to_nir(model), tmp_path / "if.nir")
     g = nir.read(tmp_path / "if.nir")
     assert {type(g.nodes[f"lif{i}"]).__name__ for i in (1, 2, 3)} == {"IF"}
-    x = rate_spikes(10, 16, seed=5)
+    x = nets.spikes(10, 16, seed=5)
     for a, b in zip(_spikes(model, x), _spikes(build_from_nir(g), x), strict=True):
         assert a.sum() > 0 and torch.equal(a, b)
 
 
-def test_nodes_carry_the_stated_dt_convention(tmp_path):
+def test_nodes_carry_the_stated_dt_convention(nets, tmp_path):
     """LIF: tau = dt/(1-beta), r = tau/dt, bias in the Affine; CubaLIF: w_in = tau_syn/dt, bias as v_leak."""
     dt = 1e-4
     for alpha in (0.0, 0.5):
-        model = make_model(make_config("fc", alpha, hidden=[16]))
+        model = nets.model(nets.config("fc", alpha, hidden=[16]))
         write_nir(model_to_nir(model, snnx_metadata(dt, 25, "rate", {})), tmp_path / "m.nir")
         g = nir.read(tmp_path / "m.nir")
         p = model.layers[0].params()
@@ -77,9 +76,9 @@ def test_nodes_carry_the_stated_dt_convention(tmp_path):
         assert (meta["timesteps"], meta["encoding"], meta["delay"]) == (25, "rate", "one step per synapse layer")
 
 
-def test_dt_is_read_from_metadata(tmp_path):
+def test_dt_is_read_from_metadata(nets, tmp_path):
     """The same network written with dt = 1 ms (tau scaled accordingly) reads back to the same decays."""
-    model = make_model(make_config("fc", 0.5, hidden=[16]))
+    model = nets.model(nets.config("fc", 0.5, hidden=[16]))
     a = graph_to_float(model_to_nir(model, snnx_metadata(1e-4, 25, "rate", {}), dt=1e-4))
     b = graph_to_float(model_to_nir(model, snnx_metadata(1e-3, 25, "rate", {}), dt=1e-3))
     for la, lb in zip(a.layers, b.layers, strict=True):
@@ -89,15 +88,15 @@ def test_dt_is_read_from_metadata(tmp_path):
     assert (a.dt, b.dt) == (1e-4, 1e-3)
 
 
-def test_graph_without_metadata_defaults_to_snntorch_dt():
-    model = make_model(make_config("fc", 0.0, hidden=[16]))
+def test_graph_without_metadata_defaults_to_snntorch_dt(nets):
+    model = nets.model(nets.config("fc", 0.0, hidden=[16]))
     g = model_to_nir(model, {})
     assert graph_to_float(g).dt == 1e-4
 
 
-def test_node_order_in_file_does_not_matter(tmp_path):
+def test_node_order_in_file_does_not_matter(nets, tmp_path):
     """nir.read returns nodes alphabetically; a 12-layer chain (fc10 sorts before fc2) still reads in edge order."""
-    model = make_model(make_config("fc", 0.0, hidden=[20] * 11), gain=2.0)
+    model = nets.model(nets.config("fc", 0.0, hidden=[20] * 11), gain=2.0)
     write_nir(model_to_nir(model), tmp_path / "deep.nir")
     g = nir.read(tmp_path / "deep.nir")
     assert list(g.nodes)[:3] != ["input", "flatten1", "fc1"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
+from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 from snnx.sim.fast import simulate
 from snnx.sim.lava_backend import run_lava
 from snnx.sim.randnet import random_conv_net, random_dense_net, random_inputs

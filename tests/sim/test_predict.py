@@ -10,18 +10,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from viz.tiny_run import build_tiny_run  # tests/ is on sys.path (tests/conftest.py)
 
 from snnx.cli import main
 from snnx.data.datasets import load_split
+from snnx.data.images import image_side, prepare_image
 from snnx.errors import SnnxError
-from snnx.sim.predict import image_side, predict_command, prepare_image
-from snnx.viz.trace import encode_images, float_trace, load_run_models
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp(), mnist_dir)
+from snnx.sim.predict import predict_command
+from snnx.sim.trace import encode_images, float_trace, load_run_models
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from snnx.errors import SnnxError
-from snnx.export.netx import write_netx
+from snnx.loihi.netx import write_netx
 from snnx.sim.fast import simulate
 from snnx.sim.randnet import random_dense_net, random_inputs
 from snnx.sim.result import SimResult
@@ -22,8 +22,8 @@ def foreign_run(tmp_path: Path):
     """A folder holding only a model.net (as if written by another tool) and a spike file."""
     rng = np.random.default_rng(11)
     net = random_dense_net(rng, [30, 16, 5], extreme=False)
-    for layer in net.layers:
-        layer.vth = 60  # spiking enough to make the comparison meaningful
+    # spiking enough to make the comparison meaningful
+    net = replace(net, layers=[replace(layer, vth=60) for layer in net.layers])
     run = tmp_path / "run"
     write_netx(net, run / "model.net")
     x = random_inputs(rng, net, 12, 6, rate=0.4)
@@ -93,24 +93,16 @@ def test_errors_leave_nothing_written(foreign_run, tmp_path):
     with pytest.raises(SnnxError, match="expected"):
         sim_command(run, "fast", None, tmp_path / "bad.npy", None, None)
     with pytest.raises(SnnxError, match="--input"):  # no config, a model.net without an encoding
-        net.input.encoding = "spikes"
+        net = replace(net, input=replace(net.input, encoding="spikes"))
         write_netx(net, run / "model.net")
         sim_command(run, "fast", None, None, None, None)
     assert not (run / "sim.json").exists()
     assert sorted(p.name for p in run.iterdir()) == ["model.net"]
 
 
-def _tiny_run(tmp_path_factory, mnist_dir):
-    path = Path(__file__).parents[1] / "viz" / "tiny_run.py"
-    spec = importlib.util.spec_from_file_location("viz_tiny_run", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.build_tiny_run(tmp_path_factory.getbasetemp(), mnist_dir)
-
-
-def test_trained_run_float_vs_fixed(tmp_path_factory, mnist_dir):
+def test_trained_run_float_vs_fixed(tiny_run, mnist_dir):
     """A briefly trained, exported MNIST net: fixed point agrees with float on real images."""
-    run = _tiny_run(tmp_path_factory, mnist_dir)
+    run = tiny_run
     result = sim_command(run, "fast", 300, None, None, mnist_dir)
     assert result.samples == 300 and result.dataset == "mnist"
     # one short epoch: ~80 %; the two models must agree on nearly every image
@@ -121,9 +113,9 @@ def test_trained_run_float_vs_fixed(tmp_path_factory, mnist_dir):
 
 
 @pytest.mark.lava
-def test_trained_run_lava_equals_fast(tmp_path_factory, mnist_dir):
+def test_trained_run_lava_equals_fast(tiny_run, mnist_dir):
     """On a real trained and exported network, Lava and the fast simulator spike identically."""
-    run = _tiny_run(tmp_path_factory, mnist_dir)
+    run = tiny_run
     result = sim_command(run, "both", 40, None, None, mnist_dir)
     assert result.lava_fast_identical is True
     assert result.layers[0]["spikes"] > 0

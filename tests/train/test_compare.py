@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
-from synthetic import write_idx
 
 from snnx.cli import main
 from snnx.deploy.energy import ANN_45NM
@@ -13,15 +13,13 @@ from snnx.io import read_json
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    data = write_idx(tmp_path_factory.mktemp("mnist"), n_train=600, n_test=100)
+def deployed(tmp_path_factory: pytest.TempPathFactory, synthetic_run: Path,
+             synthetic_data: Path) -> tuple[Path, Path]:
+    """A deployed copy of the session's synthetic run (784-32-10)."""
     run = tmp_path_factory.mktemp("run") / "r"
-    assert main(["train", "-o", str(run), "--data-dir", str(data), "--set", "train.epochs=2",
-                 "--set", "model.hidden=[32]"]) == 0
-    assert main(["export", str(run)]) == 0
-    assert main(["sim", str(run), "--data-dir", str(data)]) == 0
-    assert main(["deploy", str(run), "--data-dir", str(data)]) == 0
-    return run, data
+    shutil.copytree(synthetic_run, run)
+    assert main(["deploy", str(run), "--data-dir", str(synthetic_data)]) == 0
+    return run, synthetic_data
 
 
 def test_compare_trains_the_ann_twin_and_reports_both_sides(deployed, capsys: pytest.CaptureFixture) -> None:

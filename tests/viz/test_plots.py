@@ -6,18 +6,22 @@ import contextlib
 import io
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from snnx.artifacts import schema_id
 from snnx.data.datasets import load_split
 from snnx.errors import SnnxError
+from snnx.run import EnergyReport
+from snnx.sim.result import SimResult
+from snnx.sim.trace import encode_images, fixed_trace, float_trace, load_run_models
 from snnx.viz import figures
 from snnx.viz.plots import energy_per_layer, gather, make_plots, weight_pairs
 from snnx.viz.report import json_table, report_command, viewer_data
-from snnx.viz.trace import encode_images, fixed_trace, float_trace, load_run_models
 
 ALL_PLOTS = {"input_raster", "rasters", "membranes", "weights", "training", "layer_spikes", "confusion"}
 
@@ -60,8 +64,7 @@ def test_fixed_membranes_in_float_units_equal_the_float_ones(tiny_run: Path, mni
     models = load_run_models(tiny_run)
     for layer in models.model.layers:
         layer.synapse.bias.data.zero_()
-    for layer in models.net.synapse_layers:
-        layer.bias = None
+    models.net = replace(models.net, layers=[replace(layer, bias=None) for layer in models.net.layers])
     images = load_split("mnist", train=False, data_dir=mnist_dir, subset=8).floats(slice(None))
     x = encode_images(models, images, seed=1)
     fl, fx = float_trace(models.model, x), fixed_trace(models.net, x)
@@ -105,20 +108,23 @@ def test_viewer_data_is_consistent_with_the_traces(report_data) -> None:
         assert int(counts.argmax()) == sample["prediction"]["float"]
 
 
-def test_energy_per_layer_reads_components_without_double_counting() -> None:
-    energy = {"energy_per_inference_uJ": 1.5, "layers": [
-        {"name": "dense 100", "synops": 5000, "energy_uJ": 1.2, "synops_energy_uJ": 1.0, "neuron_energy_uJ": 0.2},
-        {"name": "dense 10", "synops": 300, "energy_uJ": 0.3, "synops_energy_uJ": 0.1, "neuron_energy_uJ": 0.2}]}
+def _energy_json(layers: list[dict]) -> dict:
+    """An energy.json as `snnx deploy` writes it (the fields the typed reader requires)."""
+    return {"schema": schema_id("energy"), "energy_per_inference_uJ": 0.875, "synops_per_inference": 43210,
+            "spikes_per_inference": 120.0, "latency_us": 27.0, "cores": 2, "timesteps": 25, "samples": 500,
+            "layers": layers}
+
+
+def test_energy_per_layer_reads_the_components_in_uJ(tmp_path: Path) -> None:
+    layers = [{"name": "dense 100", "energy_pJ": {"synops": 2e6, "static": 1e5}},
+              {"name": "dense 10", "energy_pJ": {"synops": 5e5, "static": 1e5}}]
+    energy = EnergyReport.from_dict(_energy_json(layers), tmp_path / "energy.json")
     names, parts = energy_per_layer(energy)
-    assert names == ["dense 100", "dense 10"]
-    assert parts == {"synops_energy_uJ": [1.0, 0.1], "neuron_energy_uJ": [0.2, 0.2]}
-    assert energy_per_layer({"energy_per_inference_uJ": 1.0}) is None
-    # a breakdown by component in pJ (what snnx deploy writes) wins, converted to uJ
-    for layer, pj in zip(energy["layers"], (2e6, 5e5), strict=True):
-        layer["energy_pJ"] = {"synops": pj, "static": 1e5}
-    names, parts = energy_per_layer(energy)
-    assert list(parts) == ["synops", "static"]
+    assert names == ["dense 100", "dense 10"] and list(parts) == ["synops", "static"]
     np.testing.assert_allclose([parts["synops"], parts["static"]], [[2.0, 0.5], [0.1, 0.1]])
+    assert energy_per_layer(EnergyReport.from_dict(_energy_json([]), tmp_path / "energy.json")) is None
+    with pytest.raises(SnnxError, match="energy_pJ"):  # a guessed layout is refused, not guessed at
+        EnergyReport.from_dict(_energy_json([{"name": "a", "synops_energy_uJ": 1.0}]), tmp_path / "energy.json")
 
 
 def test_figures_from_plain_arrays(tmp_path: Path) -> None:
@@ -159,12 +165,12 @@ def test_report_shows_sim_and_energy_figures(tiny_run: Path, mnist_dir: Path, tm
                                             few_samples) -> None:
     run = tmp_path / "full"
     shutil.copytree(tiny_run, run)
-    sim = {"backend": "fast", "samples": 500, "float_accuracy": 0.8123, "fixed_accuracy": 0.8101,
-           "agreement": 0.9975, "layers": [{"name": "dense 100", "spikes_per_sample": 321.5}]}
-    energy = {"energy_per_inference_uJ": 0.875, "synops_per_inference": 43210,
-              "layers": [{"name": "dense 100", "synops_energy_uJ": 0.7, "neuron_energy_uJ": 0.1},
-                         {"name": "dense 10", "synops_energy_uJ": 0.05, "neuron_energy_uJ": 0.025}]}
-    (run / "sim.json").write_text(json.dumps(sim))
+    sim = SimResult(backend="fast", samples=500, float_accuracy=0.8123, fixed_accuracy=0.8101, agreement=0.9975,
+                    spikes_per_sample=[], layers=[{"name": "dense 100", "spikes_per_sample": 321.5}], timesteps=25,
+                    steps=27, encoding="rate", dataset="mnist", seconds=1.0, backend_seconds=0.5)
+    energy = _energy_json([{"name": "dense 100", "energy_pJ": {"synops": 7e5, "neuron_updates": 1e5}},
+                           {"name": "dense 10", "energy_pJ": {"synops": 5e4, "neuron_updates": 2.5e4}}])
+    sim.save(run / "sim.json")
     (run / "deploy" / "loihi2").mkdir(parents=True)
     (run / "deploy" / "loihi2" / "energy.json").write_text(json.dumps(energy))
     text = report_command(run, mnist_dir).read_text(encoding="utf-8")

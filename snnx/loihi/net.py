@@ -1,4 +1,4 @@
-"""LoihiNet: the quantized network, the artifact between export, sim and deploy.
+"""LoihiNet: the quantized network, the value between export, sim and deploy.
 
 A feed-forward list of layers. Every synapse layer (dense or conv) is followed by a Loihi
 CUBA LIF population whose integer dynamics are (DESIGN §6.3, Lava PyLifModelBitAcc)::
@@ -12,21 +12,22 @@ CUBA LIF population whose integer dynamics are (DESIGN §6.3, Lava PyLifModelBit
 Shapes follow torch: dense weight (out, in), conv weight (C_out, C_in, kH, kW), conv
 layer shape (C, H, W). ``bias`` is in weight units (netx's ``bias``, bias_exp = 6), one
 value per neuron of the layer (shape == layer shape), or None.
-Bit widths are checked in ``__post_init__`` so an invalid network cannot be built.
+Bit widths are checked in ``__post_init__`` so an invalid network cannot be built; the values
+are frozen (change one with ``dataclasses.replace``, which checks again). Reading and writing
+``model.net`` is :mod:`snnx.loihi.netx`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from snnx import fixedpoint as fp
 from snnx.errors import SnnxError
+from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, DECAY_MAX, VTH_MAX
 
 
-@dataclass
+@dataclass(frozen=True)
 class InputSpec:
     """What feeds the first layer: shape without batch/time, and how images become spikes."""
 
@@ -36,10 +37,10 @@ class InputSpec:
     params: dict = field(default_factory=dict)  # encoder parameters (gain, latency_tau, ...)
 
     def __post_init__(self) -> None:
-        self.shape = tuple(int(s) for s in self.shape)
+        _set(self, "shape", tuple(int(s) for s in self.shape))
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoihiLayer:
     """One layer: ``dense``/``conv`` (synapses + CUBA LIF neurons) or ``flatten``."""
 
@@ -59,10 +60,8 @@ class LoihiLayer:
     scale: float = 1.0  # integer weight units per float unit (quantization scale k)
 
     def __post_init__(self) -> None:
-        self.shape = tuple(int(s) for s in self.shape)
-        self.stride = tuple(int(s) for s in self.stride)
-        self.padding = tuple(int(s) for s in self.padding)
-        self.dilation = tuple(int(s) for s in self.dilation)
+        for key in ("shape", "stride", "padding", "dilation"):
+            _set(self, key, tuple(int(s) for s in getattr(self, key)))
         where = f"layer {self.name or self.kind}"
         if self.kind not in ("dense", "conv", "flatten"):
             raise SnnxError(f"{where}: kind {self.kind!r} is not dense, conv or flatten")
@@ -70,17 +69,19 @@ class LoihiLayer:
             return
         if self.weight is None:
             raise SnnxError(f"{where}: a {self.kind} layer needs a weight")
-        self.weight = _as_int(self.weight, where, "weight")
+        _set(self, "weight", _as_int(self.weight, where, "weight"))
         expected_ndim = 2 if self.kind == "dense" else 4
         if self.weight.ndim != expected_ndim:
-            raise SnnxError(f"{where}: {self.kind} weight must have {expected_ndim} dims, got {self.weight.shape}")
+            raise SnnxError(
+                f"{where}: {self.kind} weight must have {expected_ndim} dims, got {self.weight.shape}"
+            )
         _check_range(self.weight, -256, 255, where, "weight")
         if self.bias is not None:
-            self.bias = _as_int(self.bias, where, "bias").reshape(self.shape)
-            _check_range(self.bias, fp.BIAS_MIN, fp.BIAS_MAX, where, "bias")
-        _check_range(np.array([self.du]), 0, fp.DECAY_MAX, where, "du")
-        _check_range(np.array([self.dv]), 0, fp.DECAY_MAX, where, "dv")
-        _check_range(np.array([self.vth]), 0, fp.VTH_MAX, where, "vth")
+            _set(self, "bias", _as_int(self.bias, where, "bias").reshape(self.shape))
+            _check_range(self.bias, BIAS_MIN, BIAS_MAX, where, "bias")
+        _check_range(np.array([self.du]), 0, DECAY_MAX, where, "du")
+        _check_range(np.array([self.dv]), 0, DECAY_MAX, where, "dv")
+        _check_range(np.array([self.vth]), 0, VTH_MAX, where, "vth")
 
     @property
     def is_synapse(self) -> bool:
@@ -91,14 +92,17 @@ class LoihiLayer:
         return int(np.prod(self.shape))
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoihiNet:
     """The quantized feed-forward network and its input spec."""
 
     input: InputSpec
-    layers: list[LoihiLayer]
+    layers: tuple[LoihiLayer, ...]
     dt: float = 1e-4  # seconds per step assumed when reading NIR time constants
     source: str = ""  # where it came from (checkpoint, NIR file, netx file)
+
+    def __post_init__(self) -> None:
+        _set(self, "layers", tuple(self.layers))
 
     @property
     def synapse_layers(self) -> list[LoihiLayer]:
@@ -113,16 +117,10 @@ class LoihiNet:
     def output_shape(self) -> tuple[int, ...]:
         return self.synapse_layers[-1].shape
 
-    def save(self, path: str | Path) -> None:
-        from snnx.export.netx import write_netx
 
-        write_netx(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> LoihiNet:
-        from snnx.export.netx import read_netx
-
-        return read_netx(path)
+def _set(obj: object, key: str, value: object) -> None:
+    """Normalise a field of a frozen dataclass during ``__post_init__``."""
+    object.__setattr__(obj, key, value)
 
 
 def _as_int(a: np.ndarray, where: str, what: str) -> np.ndarray:

@@ -16,6 +16,9 @@ import numpy as np
 import torch
 
 from snnx.errors import SnnxError
+from snnx.loihi.cuba import pre_reset_voltage
+from snnx.loihi.naming import layer_label
+from snnx.loihi.netx import read_netx
 
 
 @dataclass
@@ -25,7 +28,7 @@ class RunModels:
     run: Path
     checkpoint: object | None = None  # snnx.train.checkpoint.Checkpoint
     model: torch.nn.Module | None = None
-    net: object | None = None  # snnx.export.loihinet.LoihiNet
+    net: object | None = None  # snnx.loihi.net.LoihiNet
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -35,13 +38,13 @@ class RunModels:
         return tuple(self.net.input.shape)
 
     def encoding(self) -> dict:
-        """Encoder arguments (``snnx.data.encoders.encode``) the run was trained/exported with."""
-        if self.checkpoint is not None:
-            d = self.checkpoint.config.data
-            return {"encoding": d.encoding, "timesteps": d.timesteps, "gain": d.gain, "latency_tau": d.latency_tau}
-        inp = self.net.input
-        return {"encoding": inp.encoding, "timesteps": inp.timesteps,
-                "gain": float(inp.params.get("gain", 1.0)), "latency_tau": float(inp.params.get("latency_tau", 5.0))}
+        """Encoder arguments (``snnx.data.encoders.encode``): model.net's input spec once exported
+        (the one truth, see :meth:`snnx.run.RunFolder.input_encoding`), else the training config's."""
+        from snnx.run import InputEncoding
+
+        if self.net is not None:
+            return InputEncoding.of_input_spec(self.net.input).to_dict()
+        return InputEncoding.of_data_config(self.checkpoint.config.data, "checkpoint.pt").to_dict()
 
 
 def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
@@ -52,14 +55,15 @@ def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
     if not run.is_dir():
         raise SnnxError(f"run folder {run} not found; create it with `snnx train -o {run}`")
     out = RunModels(run)
-    ck_path, net_path = run / "checkpoint.pt", run / "model.net"
+    from snnx.run import RunFolder
+
+    ck_path, net_path = RunFolder(run).checkpoint, RunFolder(run).net
     if ck_path.exists():
         out.checkpoint = Checkpoint.load(ck_path)
         out.model = out.checkpoint.build_model()
     if net_path.exists():
-        from snnx.export.loihinet import LoihiNet
 
-        out.net = LoihiNet.load(net_path)
+        out.net = read_netx(net_path)
     elif out.checkpoint is not None and out.checkpoint.spec.kind == "attention":
         out.notes.append("fixed point: not available, the attention model cannot be exported to Loihi")
     else:
@@ -123,14 +127,9 @@ def _flat(t: torch.Tensor) -> np.ndarray:
     return t.detach().reshape(t.shape[0], t.shape[1], -1).transpose(0, 1).cpu().numpy()
 
 
-def layer_name(index: int, kind: str, shape: tuple[int, ...]) -> str:
-    """One naming rule for float and fixed-point layers, so plots can pair them."""
-    return f"{index + 1}: {kind} {'x'.join(map(str, shape))}"
-
-
 def _layer_names(model: torch.nn.Module) -> list[str]:
     if hasattr(model, "layers"):
-        return [layer_name(i, layer.spec.kind, layer.out_shape) for i, layer in enumerate(model.layers)]
+        return [layer_label(i, layer.spec.kind, layer.out_shape) for i, layer in enumerate(model.layers)]
     return ["1: patch embedding", "2: attention", "3: readout"]
 
 
@@ -165,7 +164,7 @@ def fixed_trace(net, x: torch.Tensor, record_v: bool = True) -> Trace:
         if record_v:
             v = pre_reset_v(layer, s, np.asarray(res.u[i]), np.asarray(res.v[i]))
             v = v.reshape(v.shape[0], v.shape[1], -1) / (64.0 * layer.scale)
-        layers.append(LayerTrace(layer_name(i, layer.kind, layer.shape),
+        layers.append(LayerTrace(layer_label(i, layer.kind, layer.shape),
                                  s.reshape(s.shape[0], s.shape[1], -1).astype(np.float32), v,
                                  layer.vth / layer.scale))
     return Trace(_flat(x), layers, net.num_synapse_layers)
@@ -179,9 +178,7 @@ def pre_reset_v(layer, spikes: np.ndarray, u: np.ndarray, v_after: np.ndarray) -
     they differ, and there v_pre = sat(dec(v[t-1], 4096 - dv) + u[t] + (bias << 6)) is
     recomputed exactly from the recorded state.
     """
-    v_prev = np.concatenate([np.zeros_like(v_after[:, :1]), v_after[:, :-1]], axis=1).astype(np.int64)
-    prod = v_prev * (4096 - int(layer.dv))
-    dec = np.sign(prod) * (np.abs(prod) >> 12)
-    bias = 0 if layer.bias is None else (np.asarray(layer.bias, dtype=np.int64).reshape(layer.shape) << 6)
-    pre = np.clip(dec + u.astype(np.int64) + bias, -(2**23 - 1), 2**23 - 1)
+    v_prev = np.concatenate([np.zeros_like(v_after[:, :1]), v_after[:, :-1]], axis=1)
+    bias = None if layer.bias is None else np.asarray(layer.bias).reshape(layer.shape)
+    pre = pre_reset_voltage(v_prev, u, int(layer.dv), bias).astype(np.int64)
     return np.where(spikes, pre, v_after)

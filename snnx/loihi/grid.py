@@ -1,4 +1,4 @@
-"""Loihi fixed-point formats shared by quantization-aware training and the exporter.
+"""Loihi's fixed-point grid, shared by quantization-aware training and the exporter.
 
 Both sides must put numbers on exactly the same grid, or "lossless export" is a lie, so
 the grid lives here once (DESIGN §4):
@@ -15,15 +15,8 @@ the grid lives here once (DESIGN §4):
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-WEIGHT_MAX = 254  # largest |even| weight usable with mixed signs
-WEIGHT_MIN = -256
-VTH_MAX = 2**17 - 1
-BIAS_MIN, BIAS_MAX = -(2**12), 2**12 - 1
-DECAY_MAX = 4095
-U_BITS = 24  # current wraps to signed 24 bits
-V_MAX = 2**23 - 1  # voltage saturates to +-V_MAX
+from snnx.loihi.limits import DECAY_MAX, WEIGHT_MAX, WEIGHT_MIN
 
 
 def weight_scale(max_abs: float) -> float:
@@ -64,35 +57,3 @@ def weights_to_int(w: np.ndarray, scale: float) -> np.ndarray:
     if (w <= 0).all():
         return np.clip(round_half_away(w), -256, 0).astype(np.int64)
     return (2 * np.clip(round_half_away(w / 2), WEIGHT_MIN // 2, WEIGHT_MAX // 2)).astype(np.int64)
-
-
-class _RoundSTE(torch.autograd.Function):
-    """Round half away from zero forward, identity backward (straight-through estimator)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D401
-        return torch.sign(x) * torch.floor(x.abs() + 0.5)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return grad
-
-
-def round_ste(x: torch.Tensor) -> torch.Tensor:
-    return _RoundSTE.apply(x)
-
-
-def fake_quantize_weight(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """QAT view of a weight tensor on the mixed-sign even grid; returns (w_q, scale).
-
-    The scale is max-abs (detached), the same rule the exporter uses by default, and the
-    even grid is used whatever the signs, since it is a subset of every Lava grid.
-    """
-    scale = WEIGHT_MAX / w.detach().abs().max().clamp_min(1e-12)
-    w_int = 2 * round_ste(w * scale / 2).clamp(WEIGHT_MIN // 2, WEIGHT_MAX // 2)
-    return w_int / scale, scale
-
-
-def fake_quantize_value(x: torch.Tensor, scale: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """Round ``x * scale`` to an integer in [lo, hi] and divide back (bias, threshold)."""
-    return round_ste(x * scale).clamp(lo, hi) / scale

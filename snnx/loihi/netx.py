@@ -19,15 +19,14 @@ Our own metadata (input spec, dt, per-layer name and scale, source) lives in the
 ``snnx`` as one JSON attribute; netx only reads ``layer``.
 
 netx's ``optimize_weight_bits`` crashes on an all-zero dense weight; the file still stores
-the zeros (the truth), and :func:`build_lava_network` builds such layers with a
-zero-safe copy of that function.
+the zeros (the truth), and :func:`snnx.sim.lava_build.build_lava_network` builds such layers
+with a zero-safe copy of that function. Format only: building Lava processes is sim's job.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +34,8 @@ import h5py
 import numpy as np
 
 from snnx.errors import SnnxError
-from snnx.export.loihinet import InputSpec, LoihiLayer, LoihiNet
 from snnx.io import atomic_path
+from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 
 META_GROUP = "snnx"
 FORMAT_VERSION = 1
@@ -191,7 +190,7 @@ def _read_layers(group: h5py.Group, meta: dict[str, Any] | None, path: Path) -> 
         prev_shape = layer.shape
     if not any(layer.is_synapse for layer in layers):
         raise SnnxError(f"{path}: no dense or conv layer found; nothing to simulate")
-    _apply_meta(layers, meta, path)
+    layers = _apply_meta(layers, meta, path)
     spec = _input_spec(input_shape, meta)
     dt = float(meta.get("dt", 1e-4)) if meta else 1e-4
     source = str(meta.get("source", "")) if meta else ""
@@ -315,17 +314,20 @@ def _pair(g: h5py.Group, key: str, default: int) -> tuple[int, int]:
     return (int(v[0]), int(v[0])) if v.size == 1 else (int(v[0]), int(v[1]))
 
 
-def _apply_meta(layers: list[LoihiLayer], meta: dict[str, Any] | None, path: Path) -> None:
+def _apply_meta(
+    layers: list[LoihiLayer], meta: dict[str, Any] | None, path: Path
+) -> list[LoihiLayer]:
     if not meta:
-        return
+        return layers
     info = meta.get("layers", [])
     if len(info) != len(layers):
         raise SnnxError(
             f"{path}: metadata lists {len(info)} layers but the file has {len(layers)}; re-run `snnx export`"
         )
-    for layer, d in zip(layers, info, strict=True):
-        layer.name = str(d.get("name", ""))
-        layer.scale = float(d.get("scale", 1.0))
+    return [
+        dataclasses.replace(layer, name=str(d.get("name", "")), scale=float(d.get("scale", 1.0)))
+        for layer, d in zip(layers, info, strict=True)
+    ]
 
 
 def _input_spec(shape: tuple[int, ...] | None, meta: dict[str, Any] | None) -> InputSpec:
@@ -366,53 +368,3 @@ def _as_int_array(a: Any, where: str, what: str) -> np.ndarray:
             f"{where}: {what} holds non-integer values; netx reads it as integers, quantize it first"
         )
     return arr.astype(np.int64)
-
-
-# ----------------------------------------------------------------------------- Lava
-
-
-def allow_lava_import() -> None:
-    """Lava calls ``multiprocessing.set_start_method("fork")`` when first imported, which raises
-    once anything in this process (a torch DataLoader in ``snnx run``, say) fixed the start
-    method. Forget the choice so that import succeeds; Lava needs fork anyway."""
-    import multiprocessing as mp
-    import sys
-
-    if "lava.magma.runtime.message_infrastructure.multiprocessing" not in sys.modules:
-        if mp.get_start_method(allow_none=True) is not None:
-            mp.set_start_method(None, force=True)
-
-
-def _zero_safe_optimize(original):
-    """netx's optimize_weight_bits, except that an all-zero matrix stays zero instead of crashing."""
-
-    def optimize(weight: np.ndarray):
-        w = np.asarray(weight)
-        if w.size and not np.any(w):
-            from lava.lib.dl.netx.utils import SYNAPSE_SIGN_MODE
-
-            return w.astype(int), 8, 0, SYNAPSE_SIGN_MODE.EXCITATORY
-        return original(weight)
-
-    return optimize
-
-
-@contextmanager
-def _netx_zero_safe() -> Iterator[None]:
-    allow_lava_import()
-    import lava.lib.dl.netx.hdf5 as hdf5
-
-    original = hdf5.optimize_weight_bits
-    hdf5.optimize_weight_bits = _zero_safe_optimize(original)
-    try:
-        yield
-    finally:
-        hdf5.optimize_weight_bits = original
-
-
-def build_lava_network(path: str | Path, **kwargs: Any):
-    """``netx.hdf5.Network(path, **kwargs)``, also for files with an all-zero dense layer."""
-    with _netx_zero_safe():
-        from lava.lib.dl.netx.hdf5 import Network
-
-        return Network(net_config=str(path), **kwargs)
