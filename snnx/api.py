@@ -84,16 +84,19 @@ def export(
     scale: str | None = None,
     percentile: float | None = None,
     timesteps: int | None = None,
+    framework: str = "auto",
 ) -> ExportReport:
     """Export ``run``'s checkpoint (or the NIR graph ``from_nir``) to Loihi fixed point.
 
     Writes model.nir, model.net and quant.json into ``out`` (default: ``run``). ``timesteps``
     sets the input steps per sample in model.net, which every later stage then uses; a NIR
     graph from another tool (no snnx metadata) needs it to be simulated on a dataset.
+    ``framework`` names the exporter that wrote ``from_nir`` (its units and conventions, see
+    docs/interop.md); "auto" recognises it.
     """
     from snnx.export.stage import export_command
 
-    export_command(_path(run), target, _path(from_nir), _path(out), scale, percentile, timesteps)
+    export_command(_path(run), target, _path(from_nir), _path(out), scale, percentile, timesteps, framework)
     folder = RunFolder(Path(out if out is not None else run))
     net = folder.load_net()
     return ExportReport(folder.root, net, folder.input_encoding(net=net), folder.load_quant())
@@ -107,16 +110,18 @@ def simulate(
     input: PathLike | None = None,
     save_spikes: PathLike | None = None,
     data_dir: PathLike | None = None,
+    labels: PathLike | None = None,
 ) -> SimResult:
     """Bit-accurate fixed-point simulation of ``run``/model.net against the float model.
 
     ``backend`` is "fast", "lava" or "both" (default: config.yaml's, else "fast"); ``input`` is a
-    spikes.npy [samples, T, *input shape] to use instead of the test set. Writes sim.json.
+    spikes.npy [samples, T, *input shape] to use instead of the test set, ``labels`` a labels.npy
+    [samples] for it (then the result has an accuracy). Writes sim.json.
     """
     from snnx.sim.stage import sim_command
 
     return sim_command(
-        Path(run), backend, samples, _path(input), _path(save_spikes), _path(data_dir)
+        Path(run), backend, samples, _path(input), _path(save_spikes), _path(data_dir), _path(labels)
     )
 
 

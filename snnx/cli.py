@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from snnx.errors import SnnxError
+from snnx.export.frameworks import FRAMEWORKS
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=["max", "percentile"], help="weight scale rule (default: config)")
     p.add_argument("--percentile", type=float, help="percentile for --scale percentile")
     p.add_argument("--timesteps", type=int, help="input steps per sample; written into model.net, which sim, deploy, report and predict follow")
+    p.add_argument("--framework", default="auto", choices=list(FRAMEWORKS),
+                   help="whose NIR exporter wrote the graph (its units and conventions; default: recognise it)")
 
     p = sub.add_parser("sim", help="bit-accurate fixed-point simulation vs the float model")
     p.add_argument("run", type=Path)
@@ -44,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, help="first N test images (default: all)")
     p.add_argument("--input", type=Path, help="spikes.npy [samples, T, *input shape] instead of the dataset")
     p.add_argument("--save-spikes", type=Path, help="write every layer's spikes to this .npz")
+    p.add_argument("--labels", type=Path, help="labels.npy [samples] for --input: report the accuracy")
     p.add_argument("--data-dir", type=Path)
 
     p = sub.add_parser("deploy", help="deployment bundle, core map and energy report")
@@ -84,10 +88,10 @@ def dispatch(args: argparse.Namespace) -> None:
                    resume=args.resume, overwrite=args.overwrite)
     elif cmd == "export":
         snnx.export(args.run, from_nir=args.from_nir, out=args.out, target=args.target, scale=args.scale,
-                    percentile=args.percentile, timesteps=args.timesteps)
+                    percentile=args.percentile, timesteps=args.timesteps, framework=args.framework)
     elif cmd == "sim":
         snnx.simulate(args.run, backend=args.backend, samples=args.samples, input=args.input,
-                      save_spikes=args.save_spikes, data_dir=args.data_dir)
+                      save_spikes=args.save_spikes, data_dir=args.data_dir, labels=args.labels)
     elif cmd == "deploy":
         snnx.deploy(args.run, target=args.target, run_hw=args.run_hw, profile=args.profile, data_dir=args.data_dir)
     elif cmd == "run":

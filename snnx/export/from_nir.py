@@ -1,8 +1,10 @@
 """NIR graph -> discrete-time float network (:class:`FloatNet`), the quantizer's only input.
 
-NIR is continuous time; Loihi and our models are discrete. We read the neuron nodes with the
-forward-Euler convention snntorch uses (one step = ``dt`` seconds, ``dt`` from the graph's
-metadata, 1e-4 s when absent):
+NIR is continuous time; Loihi and our models are discrete. Each exporter writes its own discrete
+model into the NIR nodes with its own units (:mod:`snnx.export.frameworks` reads snnTorch, Norse,
+Sinabs, Rockpool, SpikingJelly and lava-dl conventions, see docs/interop.md). The default, for
+snnx's own graphs and generic NIR, is forward Euler (one step = ``dt`` seconds, ``dt`` from the
+graph's metadata, 1e-4 s when absent):
 
 * ``LIF(tau, r, v_leak, v_threshold, v_reset = 0)``::
 
@@ -82,6 +84,9 @@ class FloatNet:
     encoder_params: dict = field(default_factory=dict)
     delay: str = DELAY_CONVENTION
     source: str = ""
+    framework: str = "nir"  # whose conventions the neuron nodes were read with
+    assumed: str = ""  # one line: what the reading assumed
+    notes: list[str] = field(default_factory=list)  # what the graph cannot say (reset, batch dims)
 
 
 # ----------------------------------------------------------------------------- reading files
@@ -96,7 +101,7 @@ def read_graph(path: str | Path):
         raise SnnxError(f"NIR file {path} not found; pass a graph written with nir.write")
     validate.hdf5_preflight(path, "NIR graph", "write it with nir.write (nir 1.0)")
     try:
-        graph = nir.read(path)
+        graph = nir.read(path, type_check=False)  # scalar/batched shapes fail nir's strict check; snnx checks shapes
     except Exception as exc:  # noqa: BLE001 - h5py/nir raise many types for a bad file
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise SnnxError(f"{path} is not a readable NIR graph ({detail}); write it with nir.write (nir 1.0)") from None
@@ -172,72 +177,89 @@ _HINTS = {
     "LI": "a leaky-integrator readout has no spikes on Loihi; end the network with a LIF layer and count spikes",
     "CubaLI": "a leaky-integrator readout has no spikes on Loihi; end the network with a LIF layer and count spikes",
     "I": "an integrator without threshold has no spikes on Loihi; use a LIF/IF layer",
-    "SumPool2d": "netx has no pooling layer; use a strided convolution",
-    "AvgPool2d": "netx has no pooling layer; use a strided convolution",
     "Conv1d": "only 2-D convolutions are supported; reshape to Conv2d",
     "Delay": "synaptic delays are not supported; remove the Delay node",
     "Threshold": "a bare threshold has no membrane; use a LIF/IF layer",
-    "Scale": "fold the Scale into the next synapse's weights",
 }
 
 
 def _unsupported(name: str, node: Any, extra: str = "") -> SnnxError:
     t = type(node).__name__
-    hint = extra or _HINTS.get(t, "snnx exports Affine/Linear/Conv2d + LIF/CubaLIF/IF layers and Flatten")
+    hint = extra or _HINTS.get(t, "snnx exports Affine/Linear/Conv2d/SumPool2d/AvgPool2d/Scale/Flatten + LIF/CubaLIF/IF")
     return SnnxError(f"node {name!r} of type {t} cannot run on Loihi: {hint}")
 
 
-def graph_to_float(graph, source: str = "", timesteps: int | None = None) -> FloatNet:
-    """Interpret a NIR graph as a feed-forward float SNN (DESIGN §4 neurons)."""
+def graph_to_float(graph, source: str = "", timesteps: int | None = None, framework: str = "auto") -> FloatNet:
+    """Interpret a NIR graph as a feed-forward float SNN (DESIGN §4 neurons).
+
+    ``framework`` names the exporter whose conventions the neuron nodes follow
+    (:mod:`snnx.export.frameworks`); ``auto`` recognises it from the graph.
+    """
     import nir
 
+    from snnx.export.compose import make_op
+    from snnx.export.frameworks import input_shape as strip_batch
+    from snnx.export.frameworks import reading_for
+
     meta = graph_metadata(graph)
-    dt = float(meta.get("dt", DT_DEFAULT))
-    if not dt > 0:
-        raise SnnxError(f"the NIR graph's metadata gives dt = {dt}; it must be a positive number of seconds")
+    if "dt" in meta and not float(meta["dt"]) > 0:
+        raise SnnxError(f"the NIR graph's metadata gives dt = {meta['dt']}; it must be a positive number of seconds")
+    reading = reading_for(graph, meta, framework, DT_DEFAULT)
     chain = _chain(graph)
     in_name, in_node = chain[0]
-    shape = tuple(int(s) for s in np.asarray(in_node.input_type["input"]).reshape(-1))
+    shape = tuple(int(s) for s in np.asarray(_input_type(in_node)).reshape(-1))
     if not shape or min(shape) < 1:
-        raise SnnxError(f"Input node {in_name!r} has shape {list(shape)}; need a concrete shape without batch dims")
+        raise SnnxError(f"Input node {in_name!r} has shape {list(shape)}; need a concrete shape")
+    notes: list[str] = []
+    if len(chain) > 2:
+        shape, note = strip_batch(shape, chain[1][1])
+        if note:
+            notes.append(note)
     input_shape = shape
     layers: list[FloatLayer] = []
-    flatten = False
-    synapse: tuple[str, Any] | None = None
+    pending: list = []  # linear ops since the last neuron layer
+    cur_shape = shape
     for name, node in chain[1:-1]:
-        if isinstance(node, nir.Flatten):
-            if synapse is not None:
-                raise _unsupported(name, node, "a Flatten between a synapse and its neurons is not supported")
-            flatten = True  # the next dense layer sees its input flattened in torch (C, H, W) order
-        elif isinstance(node, (nir.Affine, nir.Linear, nir.Conv2d)):
-            if synapse is not None:
-                raise _unsupported(name, node, f"two synapses in a row ({synapse[0]!r} -> {name!r}) have no neurons "
-                                   "between them; merge them into one layer or add a LIF layer")
-            synapse = (name, node)
-        elif isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF)):
-            if synapse is None:
+        if isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF)):
+            if not pending:
                 raise _unsupported(name, node, "neurons without an incoming Affine/Linear/Conv2d synapse; "
                                    "Loihi layers are synapse + neurons")
-            layer = _layer(synapse, (name, node), shape, flatten, dt)
+            layer = _layer(pending, (name, node), shape, reading)
             layers.append(layer)
-            shape, flatten, synapse = layer.out_shape, False, None
-        else:
+            shape = cur_shape = layer.out_shape
+            pending = []
+        elif type(node).__name__ in _HINTS:
             raise _unsupported(name, node)
-    if synapse is not None:
-        raise _unsupported(*synapse, "the graph ends with a synapse without neurons (a non-spiking readout); "
+        else:
+            op = make_op(name, node, cur_shape)
+            pending.append(op)
+            cur_shape = op.out_shape
+    if pending:
+        name, node = pending[-1].name, pending[-1].node
+        raise _unsupported(name, node, "the graph ends with a synapse without neurons (a non-spiking readout); "
                            "Loihi outputs spikes: add a LIF layer after it")
     if not layers:
         raise SnnxError("the NIR graph has no synapse + neuron layer; nothing to export")
     return FloatNet(
         input_shape=input_shape,
         layers=layers,
-        dt=dt,
+        dt=reading.dt,
         timesteps=int(meta["timesteps"]) if meta.get("timesteps") else timesteps,
         encoding=meta.get("encoding"),
         encoder_params=dict(meta.get("encoder_params", {})),
         delay=str(meta.get("delay", DELAY_CONVENTION)),
         source=source,
+        framework=reading.framework,
+        assumed=reading.assumed,
+        notes=notes + list(reading.notes),
     )
+
+
+def _input_type(node) -> Any:
+    t = node.input_type
+    if isinstance(t, dict):
+        t = t.get("input", next(iter(t.values()), None))
+    return t if t is not None else []
 
 
 # ----------------------------------------------------------------------------- one layer
@@ -245,59 +267,6 @@ def graph_to_float(graph, source: str = "", timesteps: int | None = None) -> Flo
 
 def _arr(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
-
-
-def _synapse(name: str, node: Any, in_shape: tuple[int, ...], flatten: bool) -> dict[str, Any]:
-    import nir
-
-    if isinstance(node, nir.Conv2d):
-        w = _arr(node.weight)
-        if w.ndim != 4:
-            raise _unsupported(name, node, f"Conv2d weight must have 4 dims, got shape {list(w.shape)}")
-        if len(in_shape) != 3:
-            raise _unsupported(name, node, f"Conv2d needs a [C, H, W] input, got {list(in_shape)}")
-        stride, dilation = _pair(node.stride), _pair(node.dilation)
-        kh, kw = w.shape[2:]
-        padding = _conv_padding(node.padding, (kh, kw), dilation, name, node)
-        groups = int(np.asarray(node.groups).reshape(-1)[0])
-        if in_shape[0] != w.shape[1] * groups:
-            raise _unsupported(name, node, f"weight expects {w.shape[1] * groups} input channels, input has {in_shape[0]}")
-        h = (in_shape[1] + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-        wd = (in_shape[2] + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-        out_shape = (int(w.shape[0]), int(h), int(wd))
-        bias = _arr(node.bias).reshape(-1) if node.bias is not None else np.zeros(w.shape[0])
-        if bias.size == 1:
-            bias = np.full(w.shape[0], float(bias[0]))
-        bias = np.broadcast_to(bias[:, None, None], out_shape).copy()
-        return dict(kind="conv", weight=w, bias=bias, out_shape=out_shape, stride=stride, padding=padding,
-                    dilation=dilation, groups=groups, flatten=False)
-    w = _arr(node.weight)
-    if w.ndim != 2:
-        raise _unsupported(name, node, f"weight must be a matrix (out, in), got shape {list(w.shape)}")
-    n_in = int(np.prod(in_shape))
-    if w.shape[1] != n_in:
-        raise _unsupported(name, node, f"weight takes {w.shape[1]} inputs but the input has shape {list(in_shape)}")
-    flatten = flatten or len(in_shape) > 1  # a dense layer on a [C, H, W] input sees it flattened (torch order)
-    bias = _arr(node.bias).reshape(-1) if isinstance(node, nir.Affine) else np.zeros(w.shape[0])
-    return dict(kind="dense", weight=w, bias=np.broadcast_to(bias, (w.shape[0],)).copy(),
-                out_shape=(int(w.shape[0]),), flatten=flatten)
-
-
-def _conv_padding(padding: Any, kernel: tuple[int, int], dilation: tuple[int, int], name: str, node: Any):
-    if isinstance(padding, (str, bytes)):
-        padding = padding.decode() if isinstance(padding, bytes) else padding
-        if padding == "valid":
-            return (0, 0)
-        total = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
-        if any(t % 2 for t in total):
-            raise _unsupported(name, node, "padding 'same' with an even kernel pads unevenly, which netx cannot express")
-        return (total[0] // 2, total[1] // 2)
-    return _pair(padding)
-
-
-def _pair(x: Any) -> tuple[int, int]:
-    v = np.atleast_1d(np.asarray(x)).astype(np.int64).reshape(-1)
-    return (int(v[0]), int(v[0])) if v.size == 1 else (int(v[0]), int(v[1]))
 
 
 def _uniform(name: str, node: Any, what: str, values: np.ndarray) -> float:
@@ -320,14 +289,15 @@ def _snap_one(g: np.ndarray) -> np.ndarray:
     return np.where(np.abs(g - 1.0) < 1e-9, 1.0, g)
 
 
-def _layer(synapse: tuple[str, Any], neuron: tuple[str, Any], in_shape: tuple[int, ...], flatten: bool,
-           dt: float) -> FloatLayer:
-    import nir
+def _layer(ops: list, neuron: tuple[str, Any], in_shape: tuple[int, ...], reading) -> FloatLayer:
+    from snnx.export.compose import compose
+    from snnx.export.frameworks import discretize
 
-    syn_name, syn_node = synapse
     name, node = neuron
-    s = _synapse(syn_name, syn_node, in_shape, flatten)
-    out_shape = s["out_shape"]
+    s = compose(ops, in_shape)
+    syn_name = next((o.name for o in ops if o.kind in ("dense", "conv")), None) or next(
+        (o.name for o in ops if o.kind == "pool"), ops[-1].name)
+    out_shape = s.out_shape
     n_out = int(np.prod(out_shape))
 
     def per_neuron(what: str) -> np.ndarray:
@@ -336,36 +306,25 @@ def _layer(synapse: tuple[str, Any], neuron: tuple[str, Any], in_shape: tuple[in
             raise _unsupported(name, node, f"{what} has {v.size} values but the layer has {n_out} neurons")
         return np.broadcast_to(v.reshape(-1) if v.size == n_out else v.reshape(()), (n_out,)).astype(np.float64)
 
-    notes: list[str] = []
-    theta = per_neuron("v_threshold")
-    if np.any(per_neuron("v_reset") != 0):
+    d = discretize(name, node, reading, per_neuron)
+    notes: list[str] = list(s.notes)
+    theta = d.threshold
+    if np.any(d.v_reset != 0):
         raise _unsupported(name, node, "v_reset is not 0; Loihi resets the membrane to 0 (retrain with reset to zero)")
-    b_aff = s["bias"].reshape(-1)
-    if isinstance(node, nir.IF):
-        alpha, beta = 0.0, 1.0
-        gain = per_neuron("r") * dt
-        drive = np.zeros(n_out)
-    elif isinstance(node, nir.LIF):
-        tau = per_neuron("tau")
-        beta = _uniform(name, node, "tau", 1.0 - dt / tau)
-        alpha = 0.0
-        gain = per_neuron("r") * dt / tau
-        drive = per_neuron("v_leak") * dt / tau
-    else:  # CubaLIF
-        tau_syn, tau_mem = per_neuron("tau_syn"), per_neuron("tau_mem")
-        alpha = _uniform(name, node, "tau_syn", 1.0 - dt / tau_syn)
-        beta = _uniform(name, node, "tau_mem", 1.0 - dt / tau_mem)
-        gain = per_neuron("w_in") * dt / tau_syn * per_neuron("r") * dt / tau_mem
-        drive = per_neuron("v_leak") * dt / tau_mem
-        if np.any(b_aff != 0) and alpha != 0:
-            notes.append(f"Affine bias of {syn_name!r} feeds the synaptic current; approximated by its steady "
-                         f"state b/(1-alpha) added to v (alpha = {alpha:.4g})")
-            b_aff = b_aff / (1.0 - alpha)
+    b_aff = s.bias.reshape(-1)
+    alpha = _uniform(name, node, "tau_syn" if d.kind == "cuba" else "tau", d.alpha)
+    beta = _uniform(name, node, "tau_mem" if d.kind == "cuba" else "tau", d.beta)
+    if d.kind == "cuba" and np.any(b_aff != 0) and alpha != 0:
+        notes.append(f"Affine bias of {syn_name!r} feeds the synaptic current; approximated by its steady "
+                     f"state b/(1-alpha) added to v (alpha = {alpha:.4g})")
+        b_aff = b_aff / (1.0 - alpha)
+    gain = d.gain
+    drive = d.drive
     alpha, beta = _decay(alpha), _decay(beta)
     for what, value in (("alpha", alpha), ("beta", beta)):
         if not 0.0 <= value <= 1.0:
-            raise _unsupported(name, node, f"the time constant gives {what} = {value:.6g} at dt = {dt:g} s; "
-                               "need tau >= dt (set the graph's dt metadata or retrain)")
+            raise _unsupported(name, node, f"the time constant gives {what} = {value:.6g} at dt = {reading.dt:g} s; "
+                               "need tau >= dt (set the graph's dt metadata, pass the right --framework, or retrain)")
     gain = _snap_one(gain)
     # Loihi has one threshold per layer: a per-neuron threshold is folded into that neuron's
     # weights and bias (the neuron is linear and resets to 0, so scaling its state is exact).
@@ -373,17 +332,20 @@ def _layer(synapse: tuple[str, Any], neuron: tuple[str, Any], in_shape: tuple[in
         raise _unsupported(name, node, f"v_threshold {theta.min():g} is not positive; Loihi needs a positive threshold")
     theta_ref = float(theta.max())
     row = gain * (theta_ref / theta) if not np.all(theta == theta_ref) else gain
-    weight = s["weight"]
+    weight = s.weight
     if np.any(row != 1.0):
-        per_channel = row.reshape(out_shape[0], -1)
-        if not np.all(per_channel == per_channel[:, :1]):
-            raise _unsupported(name, node, "gains or thresholds that vary within a conv channel cannot be folded "
-                               "into the shared kernel; use one value per channel")
-        weight = weight * per_channel[:, 0].reshape(-1, *([1] * (weight.ndim - 1)))
+        if s.kind == "conv":
+            per_channel = row.reshape(out_shape[0], -1)
+            if not np.all(np.isclose(per_channel, per_channel[:, :1], rtol=1e-12, atol=0)):
+                raise _unsupported(name, node, "gains or thresholds that vary within a conv channel cannot be folded "
+                                   "into the shared kernel; use one value per channel")
+            weight = weight * per_channel[:, 0].reshape(-1, 1, 1, 1)
+        else:
+            weight = weight * row.reshape(-1, 1)
     bias = (drive + b_aff * gain) * (theta_ref / theta)
     return FloatLayer(
-        name=syn_name, kind=s["kind"], weight=weight, bias=bias.reshape(out_shape) if np.any(bias) else None,
+        name=syn_name, kind=s.kind, weight=weight, bias=bias.reshape(out_shape) if np.any(bias) else None,
         alpha=alpha, beta=beta, threshold=theta_ref, in_shape=tuple(in_shape), out_shape=tuple(out_shape),
-        flatten_before=bool(s["flatten"]), stride=s.get("stride", (1, 1)), padding=s.get("padding", (0, 0)),
-        dilation=s.get("dilation", (1, 1)), groups=s.get("groups", 1), neuron=name, notes=notes,
+        flatten_before=bool(s.flatten), stride=s.stride, padding=s.padding, dilation=s.dilation,
+        groups=s.groups, neuron=name, notes=notes,
     )

@@ -105,11 +105,13 @@ def _checked_int(values: np.ndarray, lo: int, hi: int, layer: str, what: str, hi
 
 
 def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.9,
-                   input_scale: int = 1) -> tuple[LoihiLayer, LayerQuant]:
+                   input_scale: int = 1, trained_here: bool = True) -> tuple[LoihiLayer, LayerQuant]:
     """One float layer -> one LoihiLayer (synapse + CUBA neurons) and its report.
 
     ``input_scale`` is the integer amplitude of a graded input of 1.0 (first layer of a
     direct-encoded net): the synapse sum grows by it, so threshold and bias must too.
+    ``trained_here``: the graph came from snnx training, so snnx's training options are advice
+    worth giving (not for a graph another tool made).
     """
     k = layer_scale(layer, rule, percentile)
     kv = k * input_scale  # integer units of v (and of vth, bias) per float unit
@@ -119,12 +121,18 @@ def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.
     clipped = _clipped_fraction(w * k)
     vth = int(_checked_int(np.array([layer.threshold * kv]), 0, VTH_MAX, layer.name, "threshold (vth)",
                            f"the threshold {layer.threshold:g} is large for weights of at most {WEIGHT_MAX / k:g} "
-                           f"(scale {k:g}); retrain with a lower threshold or use --scale max")[0])
+                           f"(scale {k:g}); "
+                           + ("retrain with a lower threshold" if trained_here else
+                              "if the graph came from another framework, check --framework (its units of tau and "
+                              "its gains)")
+                           + (" or use --scale max" if rule != "max" else ""))[0])
     bias = None
     if layer.bias is not None:
         bias = _checked_int(np.asarray(layer.bias) * kv, BIAS_MIN, BIAS_MAX, layer.name, "bias",
-                            f"the bias is large compared with the weights (scale {k:g}); retrain with train.qat=true "
-                            "(QAT keeps biases within 13 bits) or use --scale max")
+                            f"the bias is large compared with the weights (scale {k:g}); "
+                            + ("retrain with train.qat=true (QAT keeps biases within 13 bits)" if trained_here
+                               else "retrain with smaller biases (or none)")
+                            + (" or use --scale max" if rule != "max" else ""))
     du, dv = quantize_decay_current(layer.alpha), quantize_decay_voltage(layer.beta)
     out = LoihiLayer(
         kind=layer.kind, shape=layer.out_shape, name=layer.name, weight=w_int, bias=bias, du=du, dv=dv, vth=vth,
@@ -179,7 +187,8 @@ def quantize(net: FloatNet, rule: str = "max", percentile: float = 99.9,
     for i, fl in enumerate(net.layers):
         if fl.flatten_before and len(fl.in_shape) > 1:
             layers.append(LoihiLayer(kind="flatten", shape=(int(np.prod(fl.in_shape)),), name=f"{fl.name}.flatten"))
-        q, r = quantize_layer(fl, rule, percentile, input_scale if i == 0 else 1)
+        q, r = quantize_layer(fl, rule, percentile, input_scale if i == 0 else 1,
+                              trained_here=getattr(net, "framework", "snnx") == "snnx")
         layers.append(q)
         reports.append(r)
     spec = InputSpec(shape=net.input_shape, encoding=net.encoding or ("rate" if net.timesteps else "spikes"),

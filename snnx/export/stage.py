@@ -32,6 +32,7 @@ def export_command(
     scale: str | None,
     percentile: float | None,
     timesteps: int | None,
+    framework: str = "auto",
 ) -> LoihiNet:
     """Export RUN's checkpoint (or ``from_nir``) to Loihi fixed point; print a per-layer table."""
     if target != "loihi":
@@ -57,7 +58,26 @@ def export_command(
         source_nir, graph_meta = None, _checkpoint_graph(ck, run)
         graded = ck.config.data.encoding == "direct"
     rule, pct = _scale_rule(scale, percentile, export_cfg)
+    made_dest = not dest.exists()
+    try:
+        net, report, fnet = _write_outputs(dest, source_nir, graph_meta, run, timesteps, framework, rule, pct, graded)
+    except BaseException:
+        if made_dest and dest.is_dir() and not any(dest.iterdir()):
+            dest.rmdir()  # a failed export leaves no empty run folder behind
+        raise
+    if source_nir is not None:
+        for line in [fnet.assumed, *fnet.notes]:
+            print(f"snnx: {line}")
+    print(format_table(report, dest))
+    from snnx.export.probe import warn_if_dead
 
+    warn_if_dead(net)
+    return net
+
+
+def _write_outputs(dest: Path, source_nir: Path | None, graph_meta, run: Path | None, timesteps: int | None,
+                   framework: str, rule: str, pct: float, graded: bool):
+    """Compute everything, then commit model.nir, model.net and quant.json in one step (a staging folder)."""
     same = source_nir is None and Path(dest).resolve() == Path(run).resolve()
     inputs = provenance.checkpoint_inputs(run) if same else {}  # checksums of what it was made from
     with staging_dir(dest, "export") as staging:  # three files, committed in one step
@@ -70,7 +90,8 @@ def export_command(
 
             write_nir(graph_meta, nir_tmp)
             source = f"checkpoint:{run.name}/checkpoint.json"
-        fnet = graph_to_float(read_graph(nir_tmp), source=source, timesteps=timesteps)
+        fnet = graph_to_float(read_graph(nir_tmp), source=source, timesteps=timesteps,
+                              framework=framework if source_nir is not None else "snnx")
         if timesteps is not None:
             fnet.timesteps = timesteps
         net, report = quantize(fnet, rule, pct, graded=graded or fnet.encoding == "direct")
@@ -79,8 +100,7 @@ def export_command(
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))
         provenance.record(staging, dest, ["model.nir", "model.net", "quant.json"], inputs, "export")
         publish_files(staging, dest)
-    print(format_table(report, dest))
-    return net
+    return net, report, fnet
 
 
 # ----------------------------------------------------------------------------- inputs

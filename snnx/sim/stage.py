@@ -61,8 +61,12 @@ def sim_command(
     input_path: Path | None,
     save_spikes: Path | None,
     data_dir: Path | None,
+    labels_path: Path | None = None,
 ) -> SimResult:
-    """Simulate, compare, print a table, write RUN/sim.json (and the spikes, if asked)."""
+    """Simulate, compare, print a table, write RUN/sim.json (and the spikes, if asked).
+
+    ``labels_path`` (with ``input_path``): one class per sample, so a user's own spikes get an accuracy.
+    """
     t_start = time.perf_counter()
     folder = RunFolder(run)
     run, net_path = folder.root, folder.net
@@ -77,7 +81,9 @@ def sim_command(
     if save_spikes is not None and Path(save_spikes).suffix != ".npz":
         raise SnnxError(f"--save-spikes {save_spikes}: the file name must end in .npz")
     reference = FloatReference(folder.checkpoint) if checkpoint_exists(folder.checkpoint) else None
-    inputs = _open_inputs(net, config, reference, samples, input_path, data_dir)
+    if labels_path is not None and input_path is None:
+        raise SnnxError("--labels goes with --input (the dataset brings its own labels)")
+    inputs = _open_inputs(net, config, reference, samples, input_path, data_dir, labels_path)
 
     fixed = _FixedRuns(
         net, net_path, inputs.timesteps, inputs.graded, backend, keep_spikes=save_spikes is not None
@@ -148,11 +154,12 @@ def _open_inputs(
     samples: int | None,
     input_path: Path | None,
     data_dir: Path | None,
+    labels_path: Path | None = None,
 ) -> Inputs:
     if samples is not None and samples < 1:
         raise SnnxError(f"--samples {samples}: need at least 1 sample")
     if input_path is not None:
-        return _file_inputs(net, Path(input_path), samples)
+        return _file_inputs(net, Path(input_path), samples, labels_path)
     if config is None and reference is not None:
         config = reference.config
     # model.net's input spec is the one truth for the encoding (snnx export --timesteps changes it)
@@ -186,7 +193,25 @@ def _open_inputs(
     return Inputs(n, timesteps, encoding, dataset, None, not is_binary(encoding), batches())
 
 
-def _file_inputs(net: LoihiNet, path: Path, samples: int | None) -> Inputs:
+def _read_labels(path: Path, n: int) -> np.ndarray:
+    """One integer class per sample from a .npy file (validated: it is a user's file)."""
+    try:
+        y = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise SnnxError(f"--labels {path} not found") from None
+    except (OSError, ValueError) as exc:
+        raise SnnxError(f"--labels {path} is not a .npy array ({str(exc).splitlines()[0][:80]})") from None
+    if y.ndim != 1 or y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(y == np.round(y))):
+        raise SnnxError(f"--labels {path} must be a 1-D array of integer classes, got shape {list(y.shape)} "
+                        f"dtype {y.dtype}")
+    if len(y) < n:
+        raise SnnxError(f"--labels {path} has {len(y)} labels for {n} samples; give one label per sample")
+    if len(y) and y.min() < 0:
+        raise SnnxError(f"--labels {path} holds negative classes")
+    return y[:n].astype(np.int64)
+
+
+def _file_inputs(net: LoihiNet, path: Path, samples: int | None, labels_path: Path | None = None) -> Inputs:
     x = open_npy(path, "--input")  # header checked against the limits, nothing loaded yet
     want = tuple(net.input.shape)
     if x.ndim != 2 + len(want) or tuple(x.shape[2:]) != want or x.shape[1] < 1:
@@ -208,13 +233,15 @@ def _file_inputs(net: LoihiNet, path: Path, samples: int | None) -> Inputs:
         if chunk.size and (chunk.min() < 0 or chunk.max() > 255):
             raise SnnxError(f"--input {path} holds values outside [0, 255]")
         graded = graded or bool(chunk.size and chunk.max() > 1)
+    labels = _read_labels(Path(labels_path), n) if labels_path is not None else None
 
     def batches() -> Iterator[Batch]:
         for lo in range(0, n, INPUT_BATCH):
             chunk = np.asarray(x[lo : min(n, lo + INPUT_BATCH)])
             fixed = chunk.astype(np.uint8) if graded else chunk > 0
             float_input = torch.from_numpy(fixed.astype(np.float32)).transpose(0, 1)
-            yield Batch(slice(lo, lo + len(chunk)), fixed, float_input, None)
+            y = labels[lo : lo + len(chunk)] if labels is not None else None
+            yield Batch(slice(lo, lo + len(chunk)), fixed, float_input, y)
 
     encoding = "graded spikes" if graded else "spikes"
     return Inputs(n, int(x.shape[1]), encoding, None, str(path), graded, batches())

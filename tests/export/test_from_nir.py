@@ -167,6 +167,15 @@ def _lif(n: int, **kw) -> nir.LIF:
     return nir.LIF(**p)
 
 
+def _pool(k: int, s: int | None = None) -> nir.SumPool2d:
+    return nir.SumPool2d(kernel_size=np.array([k, k]), stride=np.array([s or k, s or k]), padding=np.array([0, 0]))
+
+
+def _conv(c_out: int, c_in: int, k: int, padding: int = 0) -> nir.Conv2d:
+    return nir.Conv2d(input_shape=None, weight=np.ones((c_out, c_in, k, k)), stride=1, padding=padding, dilation=1,
+                      groups=1, bias=np.zeros(c_out))
+
+
 def _aff(n_out: int, n_in: int = 16) -> nir.Affine:
     return nir.Affine(weight=np.ones((n_out, n_in)), bias=np.zeros(n_out))
 
@@ -174,9 +183,12 @@ def _aff(n_out: int, n_in: int = 16) -> nir.Affine:
 @pytest.mark.parametrize("graph,node,ntype,advice", [
     (lambda: _chain(("fc", _aff(8)), ("li", nir.LI(tau=np.ones(8), r=np.ones(8), v_leak=np.zeros(8)))),
      "li", "LI", "end the network with a LIF"),
-    (lambda: _chain(("pool", nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
-                                           padding=np.array([0, 0]))), shape=(1, 4, 4)),
-     "pool", "SumPool2d", "strided convolution"),
+    (lambda: _chain(("pool", _pool(2)), ("pool2", _pool(2)), ("if", nir.IF(r=np.ones(1), v_threshold=np.ones(1))),
+                    shape=(1, 8, 8)),
+     "pool2", "SumPool2d", "two poolings"),
+    (lambda: _chain(("pool", _pool(3, 2)), ("conv", _conv(1, 1, 3)), ("if", nir.IF(r=np.ones(1), v_threshold=np.ones(1))),
+                    shape=(1, 9, 9)),
+     "pool", "SumPool2d", "stride != kernel"),
     (lambda: _chain(("fc", _aff(16)), ("lif", _lif(16)), ("rec", _aff(16, 16)),
                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")]),
      "lif", "LIF", "recurrence"),
