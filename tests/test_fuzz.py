@@ -40,8 +40,8 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One valid file of each kind, written once; every example corrupts a copy."""
     import nir
     from conftest import make_config, make_model, save_run
-    from snnx.loihi.netx import write_netx
 
+    from snnx.loihi.netx import write_netx
     from snnx.sim.randnet import random_conv_net
 
     base = tmp_path_factory.mktemp("fuzz")

@@ -12,10 +12,10 @@ import h5py
 import numpy as np
 import pytest
 from PIL import Image
-from snnx.loihi.netx import read_netx, write_netx
 
 from snnx.cli import main
 from snnx.errors import SnnxError
+from snnx.loihi.netx import read_netx, write_netx
 from snnx.sim.predict import prepare_image
 from snnx.sim.randnet import random_conv_net, random_dense_net
 from snnx.validate import open_npy
