@@ -1,6 +1,6 @@
 """MNIST and FashionMNIST through torchvision, from a local folder or a download.
 
-Look-up order (DESIGN §9): an explicit folder (``--data-dir`` / ``data.dir``), then
+Look-up order (docs/design.md §9): an explicit folder (``--data-dir`` / ``data.dir``), then
 ``$SNNX_DATA_DIR``, then ``./data``. A folder may hold the four standard ``*-ubyte.gz``
 files directly or torchvision's ``<Name>/raw`` layout. Files found directly are linked into
 a small cache in torchvision's layout so torchvision checks their MD5 sums and reads them.

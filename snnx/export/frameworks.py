@@ -7,7 +7,7 @@ the framework that writes it (docs/interop.md has the full table); whatever a gr
 record (reset, spikes per step, Sinabs' norm_input) is assumed at the framework's default and
 said in one line, never silently.
 
-The common form, per neuron, for one step of length dt (DESIGN §4)::
+The common form, per neuron, for one step of length dt (docs/design.md §4)::
 
     i = alpha * i + in_gain * I          (LIF/IF: alpha = 0, i = in_gain * I)
     v = beta * v + v_gain * i + drive

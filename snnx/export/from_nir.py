@@ -18,7 +18,7 @@ graph's metadata, 1e-4 s when absent):
 * ``IF(r, v_threshold)``: ``v = v + r * dt * I`` (beta = 1).
 
 Every gain is folded into the synapse weights, and every constant drive into a per-neuron
-bias that Loihi adds to v each step, giving the DESIGN §4 neuron
+bias that Loihi adds to v each step, giving the docs/design.md §4 neuron
 ``i = alpha i + W s;  v = beta v + i + b;  s = v > theta;  v = 0 where s``. snntorch's
 ``Leaky``/``Synaptic`` (tau = dt/(1-beta), r = tau/dt, w_in = tau_syn/dt) come out with gain 1.
 An Affine bias feeds the current: exact for LIF (alpha = 0); for a CubaLIF it is a current
@@ -190,7 +190,7 @@ def _unsupported(name: str, node: Any, extra: str = "") -> SnnxError:
 
 
 def graph_to_float(graph, source: str = "", timesteps: int | None = None, framework: str = "auto") -> FloatNet:
-    """Interpret a NIR graph as a feed-forward float SNN (DESIGN §4 neurons).
+    """Interpret a NIR graph as a feed-forward float SNN (docs/design.md §4 neurons).
 
     ``framework`` names the exporter whose conventions the neuron nodes follow
     (:mod:`snnx.export.frameworks`); ``auto`` recognises it from the graph.

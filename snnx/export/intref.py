@@ -1,4 +1,4 @@
-"""A plain integer simulation of a LoihiNet, step by step (DESIGN §6.3).
+"""A plain integer simulation of a LoihiNet, step by step (docs/design.md §6.3).
 
 Synapse layer l (1-based) is held at zero for steps 1..l, as netx's staggered reset does on
 Lava and as ``snnx.train.models.SNN`` and ``snnx.sim.fast`` do. It exists to show that

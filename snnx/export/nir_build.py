@@ -2,7 +2,7 @@
 
 Used to prove that model.nir is a faithful description of the trained model: read it
 back, rebuild, and get the same output spikes. snntorch's ``import_from_nir`` has known
-faults for our graphs (DESIGN §3.1), so this small builder goes through the same reader
+faults for our graphs (docs/design.md §3.1), so this small builder goes through the same reader
 the quantizer uses (:func:`snnx.export.from_nir.graph_to_float`) and sets each layer's
 own threshold and decays (QAT rounds them per layer, which a ModelSpec cannot hold).
 """

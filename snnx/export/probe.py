@@ -18,7 +18,7 @@ PROBE_SAMPLES, PROBE_STEPS, PROBE_RATE, PROBE_SEED = 8, 25, 0.5, 0
 
 
 def never_spiking_layers(net) -> list[str]:
-    """Names of synapse layers in which no neuron can ever reach threshold (integer units, DESIGN §6.3)."""
+    """Names of synapse layers in which no neuron can ever reach threshold (integer units, docs/design.md §6.3)."""
     dead: list[str] = []
     in_max = 255.0 if net.input.encoding == "direct" else 1.0
     alive_in = True

@@ -1,4 +1,4 @@
-"""Float network -> Loihi integers (DESIGN §4): one scale per layer, every bit width checked.
+"""Float network -> Loihi integers (docs/design.md §4): one scale per layer, every bit width checked.
 
 Per layer a scale ``k`` (integer weight units per float unit) maps the float neuron
 ``i = alpha i + W s; v = beta v + i + b; s = v > theta`` onto Loihi's integers::

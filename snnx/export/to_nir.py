@@ -2,7 +2,7 @@
 
 dt convention: one simulation step is ``dt`` = 1e-4 s, the value snntorch's exporter
 hard-codes, so a graph we write reads like one snntorch writes. With it the discrete
-neuron of DESIGN §4 maps exactly (forward Euler, see :mod:`snnx.export.from_nir`):
+neuron of docs/design.md §4 maps exactly (forward Euler, see :mod:`snnx.export.from_nir`):
 
 * alpha = 0 -> ``LIF(tau = dt/(1-beta), r = tau/dt, v_leak = 0, v_reset = 0, v_threshold)``;
   the bias (Loihi adds it to v every step) stays in the ``Affine``: with no current decay,
@@ -16,7 +16,7 @@ threshold and decays), so quantizing the graph reproduces QAT's integers. They a
 in float64 so that ``1 - dt/tau`` gives back beta to the last bit of float32.
 NIR has no time steps and no synapse delay; the graph metadata says what it cannot:
 ``dt``, and under ``snnx`` (JSON) the input steps, encoding, encoder parameters and that every
-synapse layer delays by one step (DESIGN §5).
+synapse layer delays by one step (docs/design.md §5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one integer CUBA LIF step: Lava's PyLifModelBitAcc, operation for operation (DESIGN §6.3).
+"""The one integer CUBA LIF step: Lava's PyLifModelBitAcc, operation for operation (docs/design.md §6.3).
 
 Every integer simulation in snnx calls this: the fast simulator's exact fallback
 (:mod:`snnx.sim.fast`), the plain integer reference (:mod:`snnx.export.intref`) and the

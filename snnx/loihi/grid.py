@@ -1,7 +1,7 @@
 """Loihi's fixed-point grid, shared by quantization-aware training and the exporter.
 
 Both sides must put numbers on exactly the same grid, or "lossless export" is a lie, so
-the grid lives here once (DESIGN §4):
+the grid lives here once (docs/design.md §4):
 
 * weights: integers on Lava's 8-bit grid. Lava's Dense floors mixed-sign odd weights to
   even ones, so mixed-sign layers use even integers in [-256, 254]; single-sign layers

@@ -1,7 +1,7 @@
 """Loihi's bit widths and Loihi 2's core limits, in one place.
 
-Bit widths are exact (Lava's PyLifModelBitAcc, netx; DESIGN §4, §6.3). Core limits are
-APPROXIMATE: public round figures (Intel's Loihi 2 brief and DESIGN §8); the core mapping uses
+Bit widths are exact (Lava's PyLifModelBitAcc, netx; docs/design.md §4, §6.3). Core limits are
+APPROXIMATE: public round figures (Intel's Loihi 2 brief and docs/design.md §8); the core mapping uses
 them for an order-of-magnitude core and chip count, Intel's proprietary compiler decides.
 """
 
@@ -35,10 +35,10 @@ class Loihi2Limits:
     neurons_per_core: int = 8192
     synaptic_memory_bytes_per_core: int = 128 * 1024
     cores_per_chip: int = 128
-    neuron_state_bits: int = 48  # CUBA u and v, 24 bits each (DESIGN §6.3)
-    max_weight_bits: int = 8  # netx / Lava weight precision (DESIGN §6.1)
+    neuron_state_bits: int = 48  # CUBA u and v, 24 bits each (docs/design.md §6.3)
+    max_weight_bits: int = 8  # netx / Lava weight precision (docs/design.md §6.1)
     source: str = (
-        "approximate public figures (Intel Loihi 2 brief; snnx DESIGN §8): <= 8,192 neurons and "
+        "approximate public figures (Intel Loihi 2 brief; snnx docs/design.md §8): <= 8,192 neurons and "
         "~128 KB synaptic memory per neuro core, 128 neuro cores per chip; the Lava/NxSDK compiler "
         "decides the real placement"
     )

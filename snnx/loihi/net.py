@@ -1,7 +1,7 @@
 """LoihiNet: the quantized network, the value between export, sim and deploy.
 
 A feed-forward list of layers. Every synapse layer (dense or conv) is followed by a Loihi
-CUBA LIF population whose integer dynamics are (DESIGN §6.3, Lava PyLifModelBitAcc)::
+CUBA LIF population whose integer dynamics are (docs/design.md §6.3, Lava PyLifModelBitAcc)::
 
     dec(x, m) = sign(x * m) * (|x * m| >> 12)
     u = wrap24(dec(u, 4096 - (du + 1)) + (a_in << 6))
@@ -110,7 +110,7 @@ class LoihiNet:
 
     @property
     def num_synapse_layers(self) -> int:
-        """L in DESIGN §5: T input steps need T + L simulated steps."""
+        """L in docs/design.md §5: T input steps need T + L simulated steps."""
         return len(self.synapse_layers)
 
     @property
@@ -139,5 +139,6 @@ def _check_range(a: np.ndarray, lo: int, hi: int, where: str, what: str) -> None
         bad = amin if amin < lo else amax
         raise SnnxError(
             f"{where}: {what} value {bad} does not fit Loihi's range [{lo}, {hi}]; "
-            "lower the quantization scale or retrain with train.qat=true"
+            "a Loihi network holds only values in that range: quantize onto Loihi's grid first "
+            "(snnx export does; for a file another tool wrote, re-export it from its source)"
         )

@@ -1,4 +1,4 @@
-"""netx HDF5: the one place that reads and writes ``model.net`` (DESIGN §6.4).
+"""netx HDF5: the one place that reads and writes ``model.net`` (docs/design.md §6.4).
 
 The file is exactly what ``lava.lib.dl.netx.hdf5.Network`` loads, so lava-dl builds our
 network unchanged and we read networks that lava-dl wrote:

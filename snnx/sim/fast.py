@@ -2,12 +2,12 @@
 
 What it computes is exactly what ``netx.hdf5.Network(model.net, reset_interval=R,
 reset_offset=1)`` computes under ``Loihi2SimCfg(select_tag="fixed_pt")`` for one sample
-(DESIGN §6; checked bit for bit against Lava by tests/sim):
+(docs/design.md §6; checked bit for bit against Lava by tests/sim):
 
 * time: a sample of T input steps runs S = T + L steps (L synapse layers); step index 0 is
   Lava's time step 1. Every synapse layer adds one step of latency, and netx's staggered
   reset holds synapse layer l (1-based) at u = v = 0 without spikes during steps 1..l; it runs
-  from step l + 1, when the sample's first input reaches it (DESIGN §5).
+  from step l + 1, when the sample's first input reaches it (docs/design.md §5).
 * dense synapse: the weights Lava really uses after netx's ``optimize_weight_bits`` and Lava's
   8-bit clipping and truncation (:func:`snnx.loihi.weights.lava_dense_weight`); binary input sums the columns of
   active inputs, graded input multiplies; then ``a >> -weight_exp``.

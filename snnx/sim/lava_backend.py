@@ -2,7 +2,7 @@
 
 Samples are streamed through one Lava network: netx's ``reset_interval = R`` with
 ``reset_offset = 1`` resets synapse layer l (1-based) at Lava steps k*R + l + 1, exactly when
-sample k's first input reaches it (DESIGN §6.5, measured). With R = T + L - 1 every layer's
+sample k's first input reaches it (docs/design.md §6.5, measured). With R = T + L - 1 every layer's
 window covers its steps l+1..T+L of the sample, so the result is cut back into per-sample
 arrays [N, T + L, *shape] that equal :mod:`snnx.sim.fast` bit for bit (steps before l+1 are
 reported as zero, as the fast simulator defines them).

@@ -2,7 +2,7 @@
 
 Both models see the same encoded inputs: the first N test images, encoded in fixed batches
 with seeds derived from the run's ``train.seed`` and the batch index, or a user's spike file
-(``--input``). The fixed-point result is what Loihi computes (DESIGN §6); the report goes to
+(``--input``). The fixed-point result is what Loihi computes (docs/design.md §6); the report goes to
 RUN/sim.json (:class:`~snnx.sim.result.SimResult`) and a table on stdout. Nothing is written
 until everything has been computed, and then atomically.
 """

@@ -4,7 +4,7 @@
 potentials) of every layer for a few images, from the float model (checkpoint.json) and from
 the bit-accurate fixed-point network (model.net through the fast simulator), on identical
 input spikes. Fixed-point membranes are converted to float units (v_int / (64 * scale),
-DESIGN §4) so the two can be drawn on one axis.
+docs/design.md §4) so the two can be drawn on one axis.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def fixed_trace(net, x: torch.Tensor, record_v: bool = True) -> Trace:
 
 
 def pre_reset_v(layer, spikes: np.ndarray, u: np.ndarray, v_after: np.ndarray) -> np.ndarray:
-    """Membrane before the reset, [N, S, *shape] integers (DESIGN §6.3).
+    """Membrane before the reset, [N, S, *shape] integers (docs/design.md §6.3).
 
     The simulator records v after the spike reset (what Lava's ``v`` Var holds); the float
     model records it before, which is what shows a threshold crossing. Only at a spike do

@@ -1,7 +1,7 @@
 """``snnx compare RUN``: the same architecture trained as a ReLU ANN, measured side by side.
 
 Accuracy, activation sparsity, MACs vs synaptic operations per inference, energy under the
-DESIGN §8 profiles (the SNN's from its deploy report, the ANN's from Horowitz's 45 nm
+docs/design.md §8 profiles (the SNN's from its deploy report, the ANN's from Horowitz's 45 nm
 numbers), and parameter count. Written to ``RUN/compare.json`` and printed as a table.
 """
 

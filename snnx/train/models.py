@@ -2,7 +2,7 @@
 
 A model is a feed-forward stack of *spiking layers*: a synapse (dense or strided conv,
 no pooling because netx has none) followed by a CUBA LIF population. Each synapse adds one
-step of latency as in Lava (DESIGN §5): with L synapse layers and T input steps the model
+step of latency as in Lava (docs/design.md §5): with L synapse layers and T input steps the model
 runs S = T + L steps and reads the output spikes of steps L+1..T+L. Layers are evaluated
 one after the other over *all* steps: the synapse is one big matmul/conv over time and only
 the neuron recurrence loops, which is the main reason training is fast.
@@ -324,7 +324,7 @@ class SNN(nn.Module):
         """``x``: encoded input [T, B, *input_shape]; runs T + L steps.
 
         Layer i (0-based) is held at zero for steps 1..i+1, until the sample's first input
-        reaches it, exactly as the deployed network on Lava/Loihi runs (DESIGN §5, §6.5).
+        reaches it, exactly as the deployed network on Lava/Loihi runs (docs/design.md §5, §6.5).
         """
         if tuple(x.shape[2:]) != tuple(self.spec.input_shape):
             raise SnnxError(f"input shape {tuple(x.shape[2:])} does not match the model's {self.spec.input_shape}")

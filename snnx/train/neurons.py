@@ -1,4 +1,4 @@
-"""The float CUBA LIF neuron, in Loihi's update order (DESIGN §4).
+"""The float CUBA LIF neuron, in Loihi's update order (docs/design.md §4).
 
 Per step, per neuron::
 

@@ -1,4 +1,4 @@
-"""Quantization-aware training: torch views of Loihi's fixed-point grid (DESIGN §4).
+"""Quantization-aware training: torch views of Loihi's fixed-point grid (docs/design.md §4).
 
 The grid itself (ranges, rounding rule) is :mod:`snnx.loihi.grid`; these functions put
 training tensors on exactly that grid, with straight-through gradients.

@@ -1,6 +1,6 @@
 """QAT float model == exported fixed-point network, up to the integer state truncation.
 
-The exported LoihiNet is run by a plain integer reference of DESIGN §6.3 with the deployed
+The exported LoihiNet is run by a plain integer reference of docs/design.md §6.3 with the deployed
 time convention (one-step synapse delay, layer l held at zero until step l + 1, as the float
 model and netx do) and compared spike for spike with the QAT model. The only differences allowed are where
 Loihi truncates ``dec(v, 4096 - dv)`` / ``dec(u, ...)`` toward zero and float32 rounds: they

@@ -3,7 +3,7 @@
 Source and recorder share a process because Lava's cost per step grows with the number of
 OS processes it synchronises. Inputs are read from, and spikes written to, ``.npy`` files
 opened as memory maps inside the Lava worker, so nothing large crosses Lava's channels or
-goes through ``Var.get`` (DESIGN §6.5).
+goes through ``Var.get`` (docs/design.md §6.5).
 
 Timing (see snnx.sim.lava_backend), with R = S - 1 = T + L - 1: sample k's input step j
 (0-based) is sent at Lava step k*R + j + 1, and layer i's spikes of the sample's step t
