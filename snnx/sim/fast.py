@@ -11,8 +11,10 @@ reset_offset=1)`` computes under ``Loihi2SimCfg(select_tag="fixed_pt")`` for one
 * dense synapse: the weights Lava really uses after netx's ``optimize_weight_bits`` and Lava's
   8-bit clipping and truncation (:func:`snnx.loihi.weights.lava_dense_weight`); binary input sums the columns of
   active inputs, graded input multiplies; then ``a >> -weight_exp``.
-* conv synapse: exact integer cross-correlation (Lava uses scipy in float64), output wrapped
-  to signed 24 bits.
+* conv synapse: exact integer cross-correlation, output wrapped to signed 24 bits. Lava's
+  conv is scipy's ``convolve2d`` in float64 (lava-nc 0.10 switches its torch path off, see
+  DESIGN §6.2), exact below 2**53; ours is torch's conv2d in float32 where a bound proves the
+  sums below 2**24, else in float64.
 * CUBA neuron: :func:`snnx.loihi.cuba.cuba_step`, the one integer step; :class:`_Lif` is the same
   arithmetic in float64 (exact for these integers), chosen when bounds prove it equal.
 
