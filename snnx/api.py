@@ -21,6 +21,7 @@ from snnx.run import InputEncoding, RunFolder
 
 if TYPE_CHECKING:
     from snnx.deploy.stage import DeployReport
+    from snnx.export.quantize import QuantReport
     from snnx.loihi.net import LoihiNet
     from snnx.sim.result import SimResult
 
@@ -45,7 +46,7 @@ class ExportReport:
     run: Path
     net: LoihiNet
     input: InputEncoding
-    quant: dict[str, Any]  # quant.json: per-layer scales, weight exponents, errors
+    quant: QuantReport  # quant.json: per-layer scales, weight exponents, errors
 
     @property
     def timesteps(self) -> int:

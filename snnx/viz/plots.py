@@ -178,7 +178,7 @@ def gather(run: Path, data_dir: Path | None, samples: int | None = None) -> Repo
     """Load everything a report shows and run the models on ``samples`` test images."""
     models = load_run_models(run)
     typed = read_stage_outputs(RunFolder(run))
-    documents = {"quant": typed["quant"], "sim": typed["sim"] and typed["sim"].to_dict(),
+    documents = {"quant": typed["quant"] and typed["quant"].to_dict(), "sim": typed["sim"] and typed["sim"].to_dict(),
                  "energy": typed["energy"] and typed["energy"].document,
                  "core_map": typed["core_map"] and typed["core_map"].document}
     d = ReportData(Path(run), models, documents=documents, sim=typed["sim"], energy=typed["energy"],
