@@ -47,18 +47,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "quantization.json"
 
 def train(run: Path, qat: bool, epochs: int, extra: list[str]) -> float:
     """``snnx train`` in a child process (keeps this one light); returns seconds."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snnx.cli",
-        "train",
-        "-o",
-        str(run),
-        "--set",
-        f"train.epochs={epochs}",
-        "--set",
-        f"train.qat={'true' if qat else 'false'}",
-    ]
+    cmd = [sys.executable, "-m", "snnx.cli", "train", "-o", str(run), "--set", f"train.epochs={epochs}",
+           "--set", f"train.qat={'true' if qat else 'false'}"]
     for s in extra:
         cmd += ["--set", s]
     t0 = time.perf_counter()
@@ -77,15 +67,8 @@ def evaluate(run: Path, samples: int | None, data_dir: Path | None) -> dict:
     pred = {"float": [], "fast": [], "intref": []}
     labels = []
     t0 = time.perf_counter()
-    for b in encoded_batches(
-        images,
-        n,
-        cfg.data.encoding,
-        cfg.data.timesteps,
-        cfg.train.seed,
-        cfg.data.gain,
-        cfg.data.latency_tau,
-    ):
+    for b in encoded_batches(images, n, cfg.data.encoding, cfg.data.timesteps, cfg.train.seed,
+                             cfg.data.gain, cfg.data.latency_tau):
         x = fixed_inputs(net, b.spikes)
         pred["float"].append(predictions(ref.run(b.spikes).counts))
         pred["fast"].append(simulate(net, x).predictions)
@@ -96,17 +79,11 @@ def evaluate(run: Path, samples: int | None, data_dir: Path | None) -> dict:
     p = {k: np.concatenate(v) for k, v in pred.items()}
     quant = RunFolder(run).load_quant()
     return {
-        "run": run.name,
-        "samples": int(n),
-        "qat": bool(cfg.train.qat),
-        "epochs": cfg.train.epochs,
+        "run": run.name, "samples": int(n), "qat": bool(cfg.train.qat), "epochs": cfg.train.epochs,
         "model": f"{cfg.model.kind} {cfg.model.hidden} alpha={cfg.model.neuron.alpha} beta={cfg.model.neuron.beta}",
-        "encoding": cfg.data.encoding,
-        "timesteps": cfg.data.timesteps,
+        "encoding": cfg.data.encoding, "timesteps": cfg.data.timesteps,
         "accuracy": {k: float(np.mean(v == y)) for k, v in p.items()},
-        "agreement_with_float": {
-            k: float(np.mean(v == p["float"])) for k, v in p.items() if k != "float"
-        },
+        "agreement_with_float": {k: float(np.mean(v == p["float"])) for k, v in p.items() if k != "float"},
         "max_weight_error_units": max(q.max_weight_error * q.scale for q in quant.layers),
         "eval_seconds": round(time.perf_counter() - t0, 1),
     }
@@ -116,17 +93,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--float-run", type=Path, help="existing run trained with train.qat=false")
     ap.add_argument("--qat-run", type=Path, help="existing run trained with train.qat=true")
-    ap.add_argument(
-        "--out-dir", type=Path, default=ROOT / "runs", help="where to train missing runs"
-    )
+    ap.add_argument("--out-dir", type=Path, default=ROOT / "runs", help="where to train missing runs")
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument(
-        "--set",
-        dest="extra",
-        action="append",
-        default=[],
-        help="extra snnx train --set for both runs",
-    )
+    ap.add_argument("--set", dest="extra", action="append", default=[], help="extra snnx train --set for both runs")
     ap.add_argument("--samples", type=int, help="first N test images (default: all 10,000)")
     ap.add_argument("--data-dir", type=Path)
     args = ap.parse_args()
@@ -151,25 +120,17 @@ def main() -> None:
         ("  quantized, QAT: fixed point (int ref)", q["intref"]),
     ]
     n = results["qat"]["samples"]
-    print(
-        f"\nMNIST test accuracy, {n} images ({results['qat']['model']}, {results['qat']['encoding']}, "
-        f"T={results['qat']['timesteps']})"
-    )
+    print(f"\nMNIST test accuracy, {n} images ({results['qat']['model']}, {results['qat']['encoding']}, "
+          f"T={results['qat']['timesteps']})")
     width = max(len(r[0]) for r in rows)
     for label, acc in rows:
         print(f"{label:<{width}}  {100 * acc:7.2f} %")
     gap_fast = 100 * (q["float"] - q["fast"])
     gap_ref = 100 * (q["float"] - q["intref"])
-    print(
-        f"QAT gap float - fixed: {gap_fast:+.2f} points (fast sim), {gap_ref:+.2f} points (int ref); "
-        f"target |gap| <= 0.1"
-    )
+    print(f"QAT gap float - fixed: {gap_fast:+.2f} points (fast sim), {gap_ref:+.2f} points (int ref); "
+          f"target |gap| <= 0.1")
     payload = {
-        "machine": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "platform": platform.platform(),
-        },
+        "machine": {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()},
         "train_seconds": train_seconds,
         "results": results,
         "qat_gap_points": {"fast": gap_fast, "intref": gap_ref},
