@@ -67,8 +67,8 @@ def evaluate(run: Path, samples: int | None, data_dir: Path | None) -> dict:
     pred = {"float": [], "fast": [], "intref": []}
     labels = []
     t0 = time.perf_counter()
-    for b in encoded_batches(images, n, cfg.data.encoding, cfg.data.timesteps, cfg.train.seed,
-                             cfg.data.gain, cfg.data.latency_tau):
+    enc = RunFolder(run).input_encoding(net=net)  # model.net's input spec, as `snnx sim` encodes
+    for b in encoded_batches(images, n, enc, cfg.train.seed):
         x = fixed_inputs(net, b.spikes)
         pred["float"].append(predictions(ref.run(b.spikes).counts))
         pred["fast"].append(simulate(net, x).predictions)

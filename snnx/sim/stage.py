@@ -149,7 +149,7 @@ def _open_inputs(
         config = reference.config
     # model.net's input spec is the one truth for the encoding (snnx export --timesteps changes it)
     enc = InputEncoding.of_input_spec(net.input)
-    encoding, timesteps, gain, tau = enc.encoding, enc.timesteps, enc.gain, enc.latency_tau
+    encoding, timesteps = enc.encoding, enc.timesteps
     if encoding == "spikes" or not timesteps:
         raise SnnxError(
             "model.net does not say how images become spikes (it was written by another tool); pass "
@@ -172,7 +172,7 @@ def _open_inputs(
         raise SnnxError(f"--samples {samples} is more than the {len(images)} {dataset} test images")
 
     def batches() -> Iterator[Batch]:
-        for b in encoded_batches(images, n, encoding, timesteps, seed, gain, tau):
+        for b in encoded_batches(images, n, enc, seed):
             yield Batch(b.index, fixed_inputs(net, b.spikes), b.spikes, b.labels)
 
     return Inputs(n, timesteps, encoding, dataset, None, not is_binary(encoding), batches())
