@@ -160,7 +160,7 @@ def predict(
 
 def compare(run: PathLike, *, data_dir: PathLike | None = None) -> dict[str, Any]:
     """Train the same architecture as an ANN and compare accuracy and energy with the SNN."""
-    from snnx.train.compare import compare_command
+    from snnx.deploy.compare import compare_command
 
     return compare_command(Path(run), _path(data_dir))
 
