@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from snnx.data.datasets import load_split  # noqa: E402
 from snnx.export.intref import integer_reference  # noqa: E402
 from snnx.export.stage import export_command  # noqa: E402
+from snnx.run import RunFolder  # noqa: E402
 from snnx.sim.fast import predictions, simulate  # noqa: E402
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs  # noqa: E402
 from snnx.train.checkpoint import exists as checkpoint_exists  # noqa: E402
@@ -67,8 +68,8 @@ def evaluate(run: Path, samples: int | None, data_dir: Path | None) -> dict:
     pred = {"float": [], "fast": [], "intref": []}
     labels = []
     t0 = time.perf_counter()
-    for b in encoded_batches(images, n, cfg.data.encoding, cfg.data.timesteps, cfg.train.seed,
-                             cfg.data.gain, cfg.data.latency_tau):
+    enc = RunFolder(run).input_encoding(net=net)  # model.net's input spec, as `snnx sim` encodes
+    for b in encoded_batches(images, n, enc, cfg.train.seed):
         x = fixed_inputs(net, b.spikes)
         pred["float"].append(predictions(ref.run(b.spikes).counts))
         pred["fast"].append(simulate(net, x).predictions)
@@ -77,14 +78,14 @@ def evaluate(run: Path, samples: int | None, data_dir: Path | None) -> dict:
         labels.append(b.labels)
     y = np.concatenate(labels)
     p = {k: np.concatenate(v) for k, v in pred.items()}
-    quant = json.loads((run / "quant.json").read_text())
+    quant = RunFolder(run).load_quant()
     return {
         "run": run.name, "samples": int(n), "qat": bool(cfg.train.qat), "epochs": cfg.train.epochs,
         "model": f"{cfg.model.kind} {cfg.model.hidden} alpha={cfg.model.neuron.alpha} beta={cfg.model.neuron.beta}",
         "encoding": cfg.data.encoding, "timesteps": cfg.data.timesteps,
         "accuracy": {k: float(np.mean(v == y)) for k, v in p.items()},
         "agreement_with_float": {k: float(np.mean(v == p["float"])) for k, v in p.items() if k != "float"},
-        "max_weight_error_units": max(q["max_weight_error"] * q["scale"] for q in quant["layers"]),
+        "max_weight_error_units": max(q.max_weight_error * q.scale for q in quant.layers),
         "eval_seconds": round(time.perf_counter() - t0, 1),
     }
 

@@ -21,6 +21,7 @@ from snnx.run import InputEncoding, RunFolder
 
 if TYPE_CHECKING:
     from snnx.deploy.stage import DeployReport
+    from snnx.export.quantize import QuantReport
     from snnx.loihi.net import LoihiNet
     from snnx.sim.result import SimResult
 
@@ -45,7 +46,7 @@ class ExportReport:
     run: Path
     net: LoihiNet
     input: InputEncoding
-    quant: dict[str, Any]  # quant.json: per-layer scales, weight exponents, errors
+    quant: QuantReport  # quant.json: per-layer scales, weight exponents, errors
 
     @property
     def timesteps(self) -> int:
@@ -166,7 +167,7 @@ def predict(
 
 def compare(run: PathLike, *, data_dir: PathLike | None = None) -> dict[str, Any]:
     """Train the same architecture as an ANN and compare accuracy and energy with the SNN."""
-    from snnx.train.compare import compare_command
+    from snnx.deploy.compare import compare_command
 
     return compare_command(Path(run), _path(data_dir))
 

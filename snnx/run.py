@@ -291,8 +291,11 @@ class RunFolder:
 
         return SimResult.load(self.require(self.sim, f"snnx sim {self.root}"))
 
-    def load_quant(self) -> dict[str, Any]:
-        return read_artifact("quant", self.quant)
+    def load_quant(self) -> Any:
+        """quant.json as a :class:`~snnx.export.quantize.QuantReport`."""
+        from snnx.export.quantize import QuantReport
+
+        return QuantReport.from_dict(read_artifact("quant", self.quant), self.quant)
 
     def load_energy(self, target: str = "loihi2") -> EnergyReport:
         return EnergyReport.from_dict(

@@ -99,7 +99,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 def test_the_graph_sees_function_level_imports() -> None:
     graph = import_graph()
     assert "snnx.train.attention" in graph["snnx.train.models"]  # imported inside build_model
-    assert "snnx.sim.activity" in graph["snnx.sim.fast"]  # imported inside Stream.__init__
+    assert "snnx.sim.fast" in graph["snnx.sim.trace"]  # imported inside fixed_trace
 
 
 def test_snnx_imports_are_acyclic() -> None:

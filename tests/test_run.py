@@ -73,7 +73,7 @@ def test_export_timesteps_is_what_every_later_stage_uses(
 
     from snnx.sim.trace import load_run_models
 
-    assert load_run_models(run12).encoding()["timesteps"] == 12  # what the report encodes with
+    assert load_run_models(run12).encoding().timesteps == 12  # what the report encodes with
     assert main(["report", str(run12), "--data-dir", str(data_dir)]) == 0
     assert '"timesteps":12' in folder.report.read_text()
 

@@ -1,5 +1,9 @@
 """``snnx deploy --run``: the bundle on Loihi 2 hardware through Lava's ``Loihi2HwCfg``.
 
+The run is the sim stage's in-process Lava engine (:class:`snnx.sim.lava_backend.LavaEngine`)
+with the chip's run config and the manifest's reset interval; this stage encodes the test set
+and does the accounting (readout counts, accuracy).
+
 Open-source lava-nc has the run configuration but not the Loihi 2 compiler and runtime, which
 come with Intel's lava-loihi package (INRC members). Without it we stop with one line that
 says so before doing anything, never with Lava's own NameError.
@@ -47,43 +51,31 @@ def run_bundle_on_loihi2(
     import numpy as np
 
     allow_lava_import()
-    from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
 
     from snnx.deploy.manifest import verify_bundle
     from snnx.sim.fast import predictions, readout_counts
-    from snnx.sim.lava_backend import cut_samples, input_schedule, lava_inputs
-    from snnx.sim.lava_build import build_lava_network
+    from snnx.sim.lava_backend import LavaEngine
     from snnx.sim.reference import encoded_test_set
 
     manifest = verify_bundle(bundle)
     net = read_netx(bundle / manifest.model)
     x, y = encoded_test_set(net, config, samples, data_dir)
-    n, steps, interval = len(x), manifest.steps_per_sample, manifest.reset_interval
-    total = (n - 1) * interval + steps
-    graded = bool(manifest.input.get("graded"))
-    lava_net = build_lava_network(
+    n, interval = len(x), manifest.reset_interval
+    if manifest.steps_per_sample != x.shape[1] + net.num_synapse_layers:
+        raise SnnxError(
+            f"{bundle}/manifest.json says {manifest.steps_per_sample} steps per sample, model.net "
+            f"runs {x.shape[1] + net.num_synapse_layers}; re-run `snnx deploy`"
+        )
+    engine = LavaEngine(  # the sim engine, with the chip's run config and reset interval
         bundle / manifest.model,
-        reset_interval=interval,
+        interval=interval,
         reset_offset=manifest.reset_offset,
-        input_message_bits=8 if graded else 0,
+        run_cfg=run_cfg or Loihi2HwCfg(),
+        output_only=True,
     )
-    src = Source(data=input_schedule(lava_inputs(net, x.astype(np.int32)), interval, total))
-    sink = Sink(shape=lava_net.out.shape, buffer=total)
-    src.s_out.connect(lava_net.inp)
-    lava_net.out.connect(sink.a_in)
-    try:
-        lava_net.run(condition=RunSteps(num_steps=total), run_cfg=run_cfg or Loihi2HwCfg())
-        trace = np.moveaxis(np.asarray(sink.data.get()), -1, 0)
-    finally:
-        lava_net.stop()
-    if trace.ndim == 4:  # netx's WHC -> our CHW
-        trace = np.swapaxes(trace, -1, -3)
-    out = cut_samples(
-        trace.reshape(total, *net.output_shape), n, steps, interval, net.num_synapse_layers - 1
-    )
+    out = engine.run(x).spikes[-1]
+    total = (n - 1) * interval + manifest.steps_per_sample
     pred = predictions(readout_counts(out, manifest.latency_steps))
     result = {
         "samples": n,

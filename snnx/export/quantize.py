@@ -20,10 +20,13 @@ the weights the percentile rule chose to clip (reported as ``clipped``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from snnx.artifacts import stamp
 from snnx.errors import SnnxError
 from snnx.export.from_nir import FloatLayer, FloatNet
 from snnx.loihi.grid import (
@@ -38,7 +41,7 @@ from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 SCALES = ("max", "percentile")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerQuant:
     """What quantization did to one layer (one entry of RUN/quant.json)."""
 
@@ -57,21 +60,85 @@ class LayerQuant:
     theta: float
     bias_min: int | None
     bias_max: int | None
-    notes: list[str]
+    notes: tuple[str, ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
 class QuantReport:
+    """RUN/quant.json as a value: written by ``snnx export``, read back by
+    :meth:`snnx.run.RunFolder.load_quant` (schema-checked, every layer field typed)."""
+
     scale_rule: str
     percentile: float | None
-    layers: list[LayerQuant]
+    layers: tuple[LayerQuant, ...]
     input_scale: int | None = None  # graded (direct) input: integer amplitude of 1.0
+    source: str = ""  # where the float network came from (model.net's source)
+    dt: float | None = None  # the NIR graph's time step, seconds
+    input: dict[str, Any] | None = None  # model.net's input spec: shape, encoding, timesteps, params
 
     def to_dict(self) -> dict:
-        return {"scale_rule": self.scale_rule, "percentile": self.percentile, "input_scale": self.input_scale,
-                "limits": {"weight": [WEIGHT_MIN, 255], "vth": [0, VTH_MAX],
-                           "bias": [BIAS_MIN, BIAS_MAX], "decay": [0, DECAY_MAX]},
-                "layers": [asdict(layer) for layer in self.layers]}
+        d = {"scale_rule": self.scale_rule, "percentile": self.percentile, "input_scale": self.input_scale,
+             "limits": {"weight": [WEIGHT_MIN, 255], "vth": [0, VTH_MAX],
+                        "bias": [BIAS_MIN, BIAS_MAX], "decay": [0, DECAY_MAX]},
+             "layers": [{**asdict(layer), "notes": list(layer.notes)} for layer in self.layers]}
+        if self.input is not None:
+            d.update({"source": self.source, "dt": self.dt, "input": self.input})
+        return stamp("quant", d)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: Path) -> QuantReport:
+        """quant.json's content (schema already checked) -> QuantReport; a missing or mistyped
+        field is one line naming the file and ``snnx export``."""
+        def bad(what: str) -> SnnxError:
+            return SnnxError(f"{path}: {what}; rebuild it with `snnx export {Path(path).parent}`")
+
+        rows = data.get("layers")
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise bad("layers must be a list of objects")
+        layers = []
+        for i, row in enumerate(rows):
+            try:
+                values = {f.name: _typed(row[f.name], f.type) for f in fields(LayerQuant) if f.name != "notes"}
+                layers.append(LayerQuant(**values, notes=tuple(str(n) for n in row.get("notes", ()))))
+            except KeyError as exc:
+                raise bad(f"layer {i + 1} has no {exc.args[0]!r}") from None
+            except (TypeError, ValueError) as exc:
+                raise bad(f"layer {i + 1}: {exc}") from None
+        try:
+            return cls(
+                scale_rule=str(data["scale_rule"]),
+                percentile=_typed(data.get("percentile"), "float | None"),
+                layers=tuple(layers),
+                input_scale=_typed(data.get("input_scale"), "int | None"),
+                source=str(data.get("source", "")),
+                dt=_typed(data.get("dt"), "float | None"),
+                input=data.get("input") if isinstance(data.get("input"), dict) else None,
+            )
+        except KeyError as exc:
+            raise bad(f"no {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise bad(str(exc)) from None
+
+
+def _typed(value: Any, annotation: str) -> Any:
+    """A JSON value checked against a field annotation of the report (str, int, float, optional)."""
+    optional = annotation.endswith("| None")
+    base = annotation.split("|")[0].strip()
+    if value is None:
+        if optional:
+            return None
+        raise TypeError(f"{base} expected, got null")
+    if base == "str":
+        if not isinstance(value, str):
+            raise TypeError(f"text expected, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"a number expected, got {value!r}")
+    if base == "int":
+        if value != int(value):
+            raise ValueError(f"an integer expected, got {value!r}")
+        return int(value)
+    return float(value)
 
 
 def layer_scale(layer: FloatLayer, rule: str = "max", percentile: float = 99.9) -> float:
@@ -143,7 +210,7 @@ def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.
         weight_max=int(w_int.max()), clipped=clipped, max_weight_error=float(np.abs(err).max(initial=0.0)),
         rms_weight_error=float(np.sqrt(np.mean(err**2))) if err.size else 0.0, du=du, dv=dv, vth=vth,
         theta=float(layer.threshold), bias_min=None if bias is None else int(bias.min()),
-        bias_max=None if bias is None else int(bias.max()), notes=list(layer.notes),
+        bias_max=None if bias is None else int(bias.max()), notes=tuple(layer.notes),
     )
     return out, report
 
@@ -194,7 +261,8 @@ def quantize(net: FloatNet, rule: str = "max", percentile: float = 99.9,
     spec = InputSpec(shape=net.input_shape, encoding=net.encoding or ("rate" if net.timesteps else "spikes"),
                      timesteps=int(net.timesteps or 0), params=params)
     return (LoihiNet(input=spec, layers=layers, dt=net.dt, source=net.source),
-            QuantReport(rule, percentile if rule == "percentile" else None, reports, input_scale if graded else None))
+            QuantReport(rule, percentile if rule == "percentile" else None, tuple(reports),
+                        input_scale if graded else None))
 
 
 def _input_scale(layer: FloatLayer, rule: str, percentile: float) -> int:

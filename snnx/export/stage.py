@@ -10,10 +10,10 @@ partial model.net / model.nir and keeps earlier results.
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from snnx import provenance
-from snnx.artifacts import stamp
 from snnx.config import ExportConfig, RunConfig
 from snnx.errors import SnnxError
 from snnx.export.from_nir import DT_DEFAULT, graph_to_float, read_graph
@@ -161,10 +161,9 @@ def _scale_rule(scale: str | None, percentile: float | None, cfg: ExportConfig) 
 
 
 def _quant_json(report: QuantReport, net: LoihiNet, dt: float) -> dict:
-    d = stamp("quant", report.to_dict())
-    d.update({"source": net.source, "dt": dt, "input": {"shape": list(net.input.shape),
-              "encoding": net.input.encoding, "timesteps": net.input.timesteps, "params": net.input.params}})
-    return d
+    inp = {"shape": list(net.input.shape), "encoding": net.input.encoding, "timesteps": net.input.timesteps,
+           "params": net.input.params}
+    return replace(report, source=net.source, dt=dt, input=inp).to_dict()
 
 
 def format_table(report: QuantReport, dest: Path) -> str:

@@ -11,8 +11,10 @@ reset_offset=1)`` computes under ``Loihi2SimCfg(select_tag="fixed_pt")`` for one
 * dense synapse: the weights Lava really uses after netx's ``optimize_weight_bits`` and Lava's
   8-bit clipping and truncation (:func:`snnx.loihi.weights.lava_dense_weight`); binary input sums the columns of
   active inputs, graded input multiplies; then ``a >> -weight_exp``.
-* conv synapse: exact integer cross-correlation (Lava uses scipy in float64), output wrapped
-  to signed 24 bits.
+* conv synapse: exact integer cross-correlation, output wrapped to signed 24 bits. Lava's
+  conv is scipy's ``convolve2d`` in float64 (lava-nc 0.10 switches its torch path off, see
+  DESIGN §6.2), exact below 2**53; ours is torch's conv2d in float32 where a bound proves the
+  sums below 2**24, else in float64.
 * CUBA neuron: :func:`snnx.loihi.cuba.cuba_step`, the one integer step; :class:`_Lif` is the same
   arithmetic in float64 (exact for these integers), chosen when bounds prove it equal.
 
@@ -24,8 +26,6 @@ int32) and from running the neuron recurrence on cache-sized blocks of samples.
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -324,12 +324,15 @@ class _Stage:
 
 @dataclass
 class FastSimulator:
-    """A LoihiNet compiled for fast simulation of T input steps (rebuild for another T)."""
+    """A LoihiNet compiled for fast simulation of T input steps (rebuild for another T); the
+    "fast" engine of :mod:`snnx.sim.engine`."""
 
     net: LoihiNet
     timesteps: int
     graded: bool = False
     stages: list[_Stage] = field(init=False)
+    name = "fast"  # an engine of snnx.sim.engine: run() batch by batch
+    whole = False
 
     def __post_init__(self) -> None:
         net = self.net
@@ -467,79 +470,10 @@ def simulate(net: LoihiNet, inputs: np.ndarray, record_state: bool = False) -> F
     return FastSimulator(net, int(x.shape[1]), graded=is_graded(x)).run(x, record_state)
 
 
-# ----------------------------------------------------------------------------- streaming
-
-
-@dataclass
-class StreamResult:
-    """Many samples without keeping their spikes: predictions, output counts, activity."""
-
-    predictions: np.ndarray  # [N]
-    counts: np.ndarray  # [N, *output shape]
-    activity: list  # list[LayerActivity] from snnx.sim.activity
-    seconds: float  # time spent simulating (no input encoding)
-
-
-class Stream:
-    """Feed batches of inputs; keeps only counts, predictions and per-layer activity."""
-
-    def __init__(self, net: LoihiNet, timesteps: int, graded: bool = False) -> None:
-        from snnx.sim.activity import ActivityAccumulator
-
-        self.sim = FastSimulator(net, timesteps, graded=graded)
-        self.activity = ActivityAccumulator(net)
-        self.counts: list[np.ndarray] = []
-        self.seconds = 0.0
-
-    def add(self, inputs: np.ndarray) -> FastRun:
-        t0 = time.perf_counter()
-        run = self.sim.run(inputs)
-        self.counts.append(run.counts)
-        self.seconds += time.perf_counter() - t0
-        self.activity.add(inputs, run.spikes)
-        return run
-
-    def result(self) -> StreamResult:
-        counts = np.concatenate(self.counts) if self.counts else np.zeros((0,), dtype=np.int64)
-        return StreamResult(
-            predictions(counts) if len(counts) else counts,
-            counts,
-            self.activity.result(),
-            self.seconds,
-        )
-
-
-def simulate_stream(
-    net: LoihiNet, batches: Iterable[np.ndarray], timesteps: int, graded: bool = False
-) -> StreamResult:
-    """Simulate batches [B, T, *input shape] one after the other (constant memory)."""
-    stream = Stream(net, timesteps, graded)
-    for batch in batches:
-        stream.add(batch)
-    return stream.result()
-
-
-def iter_batches(inputs: np.ndarray, batch_size: int) -> Iterable[np.ndarray]:
-    for i in range(0, len(inputs), batch_size):
-        yield inputs[i : i + batch_size]
-
-
-def default_batch_size(net: LoihiNet, timesteps: int, budget_bytes: int = 256 * 2**20) -> int:
-    """Samples per batch so that one batch's spikes and currents fit ``budget_bytes``."""
-    per = sum(int(np.prod(layer.shape)) for layer in net.synapse_layers) * (
-        timesteps + net.num_synapse_layers
-    )
-    per = per * 9 + int(np.prod(net.input.shape)) * timesteps * 5
-    return max(1, min(4096, budget_bytes // max(per, 1)))
-
-
 __all__ = [
     "FastRun",
     "FastSimulator",
-    "Stream",
-    "StreamResult",
     "predictions",
     "readout_counts",
     "simulate",
-    "simulate_stream",
 ]

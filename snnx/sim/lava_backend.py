@@ -1,4 +1,4 @@
-"""Lava backend: run ``model.net`` in Lava (netx, ``Loihi2SimCfg(select_tag="fixed_pt")``).
+"""Lava engines: run ``model.net`` in Lava (netx, ``Loihi2SimCfg(select_tag="fixed_pt")``).
 
 Samples are streamed through one Lava network: netx's ``reset_interval = R`` with
 ``reset_offset = 1`` resets synapse layer l (1-based) at Lava steps k*R + l + 1, exactly when
@@ -7,9 +7,11 @@ window covers its steps l+1..T+L of the sample, so the result is cut back into p
 arrays [N, T + L, *shape] that equal :mod:`snnx.sim.fast` bit for bit (steps before l+1 are
 reported as zero, as the fast simulator defines them).
 
-:func:`run_lava` records spikes (and u, v) of every layer with Lava monitors in this process
-(tests, small runs). :func:`run_lava_stream` runs many samples in chunks in worker processes
-(one per core), each writing its results to a shared file, and keeps this process light.
+:class:`LavaEngine` (and :func:`run_lava`) records spikes (and u, v) of every layer with Lava
+monitors in this process (tests, small runs, ``deploy --run`` with the chip's run config).
+:class:`LavaWorkerEngine` (:func:`run_lava_stream`) runs many samples in chunks in worker
+processes (one per core), each writing its results to a shared file, and keeps this process
+light. Both are engines of :mod:`snnx.sim.engine`: they only run, the caller does the accounting.
 """
 
 from __future__ import annotations
@@ -79,6 +81,106 @@ class LavaRun(FastRun):
     """Same layout as :class:`snnx.sim.fast.FastRun`."""
 
 
+@dataclass
+class LavaEngine:
+    """Engine "lava": netx in this process (tests, ``deploy --run``), one Lava run per call.
+
+    ``interval``: netx's reset interval (default R = T + L - 1; ``deploy --run`` uses the
+    manifest's power of two); ``run_cfg``: default ``Loihi2SimCfg(select_tag="fixed_pt")``,
+    ``Loihi2HwCfg()`` on the chip. Every layer is recorded with Lava monitors, or with
+    ``output_only`` just the output layer through a sink (what a chip run can read back);
+    then ``spikes`` holds that one layer.
+    """
+
+    net_path: Path
+    interval: int | None = None
+    reset_offset: int = 1
+    run_cfg: object | None = None
+    output_only: bool = False
+    record_state: bool = False
+    name: str = "lava"
+    whole: bool = True  # give it every sample at once: building the network costs seconds
+
+    def run(self, inputs: np.ndarray) -> LavaRun:
+        """Simulate ``inputs`` [N, T, *input shape]; per-sample arrays [N, T + L, *shape]."""
+        allow_lava_import()
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.io.sink import RingBuffer as Sink
+        from lava.proc.io.source import RingBuffer as Source
+        from lava.proc.monitor.process import Monitor
+
+        net = read_netx(self.net_path)
+        x = check_inputs(net, inputs)
+        n, t = x.shape[:2]
+        latency = net.num_synapse_layers
+        steps = t + latency
+        interval = self.interval or reset_interval(t, latency)
+        total = (n - 1) * interval + steps
+        record_state = self.record_state and not self.output_only
+        lava_net = build_lava_network(
+            self.net_path,
+            reset_interval=interval,
+            reset_offset=self.reset_offset,
+            input_message_bits=8 if is_graded(x) else 0,
+        )
+        src = Source(data=input_schedule(lava_inputs(net, x.astype(np.int32)), interval, total))
+        src.s_out.connect(lava_net.inp)
+        monitors, sink = [], None  # a Lava Monitor holds one probe
+        if self.output_only:
+            sink = Sink(shape=lava_net.out.shape, buffer=total)
+            lava_net.out.connect(sink.a_in)
+        else:
+            for block in lava_net.layers:
+                targets = [block.neuron.s_out] + (
+                    [block.neuron.u, block.neuron.v] if record_state else []
+                )
+                probes = []
+                for target in targets:
+                    mon = Monitor()
+                    mon.probe(target, total)
+                    probes.append((mon, target.name))
+                monitors.append((probes, block.neuron.name))
+        try:
+            lava_net.run(
+                condition=RunSteps(num_steps=total),
+                run_cfg=self.run_cfg or Loihi2SimCfg(select_tag="fixed_pt"),
+            )
+            if sink is not None:
+                data = [{"s_out": np.moveaxis(np.asarray(sink.data.get()), -1, 0)}]
+            else:
+                data = [
+                    {key: mon.get_data()[name][key] for mon, key in probes}
+                    for probes, name in monitors
+                ]
+        except Exception as exc:  # noqa: BLE001 - Lava raises plain Exceptions from its workers
+            raise SnnxError(
+                f"Lava failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from exc
+        finally:
+            with contextlib.suppress(Exception):
+                lava_net.stop()
+        layers = net.synapse_layers
+        recorded = list(range(len(layers)))[-len(data) :] if self.output_only else range(len(layers))
+        if len(data) != len(recorded):
+            raise SnnxError(f"netx built {len(data)} layers, the network has {len(layers)}")
+
+        def per_sample(key: str, j: int, i: int) -> np.ndarray:
+            trace = np.asarray(data[j][key])
+            if len(layers[i].shape) == 3:
+                trace = _whc(trace)
+            trace = trace.reshape(total, *layers[i].shape)
+            return cut_samples(trace, n, steps, interval, i)
+
+        def state(key: str) -> list[np.ndarray] | None:
+            if not record_state:
+                return None
+            return [per_sample(key, j, i).astype(np.int64) for j, i in enumerate(recorded)]
+
+        spikes = [per_sample("s_out", j, i).astype(bool) for j, i in enumerate(recorded)]
+        return LavaRun(spikes=spikes, latency=latency, u=state("u"), v=state("v"))
+
+
 def run_lava(
     net_or_path: LoihiNet | str | Path,
     inputs: np.ndarray,
@@ -86,63 +188,8 @@ def run_lava(
     workdir: Path | None = None,
 ) -> LavaRun:
     """Simulate ``inputs`` [N, T, *input shape] in Lava, recording every layer with monitors."""
-    allow_lava_import()
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.source import RingBuffer
-    from lava.proc.monitor.process import Monitor
-
-    path, net = _net_file(net_or_path, workdir)
-    x = check_inputs(net, inputs)
-    n, t = x.shape[:2]
-    latency = net.num_synapse_layers
-    steps = t + latency
-    interval = reset_interval(t, latency)
-    total = (n - 1) * interval + steps
-    graded = is_graded(x)
-    lava_net = build_lava_network(
-        path, reset_interval=interval, reset_offset=1, input_message_bits=8 if graded else 0
-    )
-    src = RingBuffer(data=input_schedule(lava_inputs(net, x.astype(np.int32)), interval, total))
-    src.s_out.connect(lava_net.inp)
-    monitors = []  # a Lava Monitor holds one probe
-    for block in lava_net.layers:
-        targets = [block.neuron.s_out] + ([block.neuron.u, block.neuron.v] if record_state else [])
-        probes = []
-        for target in targets:
-            mon = Monitor()
-            mon.probe(target, total)
-            probes.append((mon, target.name))
-        monitors.append((probes, block.neuron.name))
-    try:
-        lava_net.run(
-            condition=RunSteps(num_steps=total), run_cfg=Loihi2SimCfg(select_tag="fixed_pt")
-        )
-        data = [
-            {key: mon.get_data()[name][key] for mon, key in probes} for probes, name in monitors
-        ]
-    except Exception as exc:  # noqa: BLE001 - Lava raises plain Exceptions from its workers
-        raise SnnxError(
-            f"Lava failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        ) from exc
-    finally:
-        with contextlib.suppress(Exception):
-            lava_net.stop()
-    layers = net.synapse_layers
-    if len(layers) != len(data):
-        raise SnnxError(f"netx built {len(data)} layers, the network has {len(layers)}")
-
-    def per_sample(key: str, i: int) -> np.ndarray:
-        trace = np.asarray(data[i][key])
-        if len(layers[i].shape) == 3:
-            trace = _whc(trace)
-        trace = trace.reshape(total, *layers[i].shape)
-        return cut_samples(trace, n, steps, interval, i)
-
-    spikes = [per_sample("s_out", i).astype(bool) for i in range(len(layers))]
-    u = [per_sample("u", i).astype(np.int64) for i in range(len(layers))] if record_state else None
-    v = [per_sample("v", i).astype(np.int64) for i in range(len(layers))] if record_state else None
-    return LavaRun(spikes=spikes, latency=latency, u=u, v=v)
+    path, _ = _net_file(net_or_path, workdir)
+    return LavaEngine(path, record_state=record_state).run(inputs)
 
 
 def _net_file(net_or_path: LoihiNet | str | Path, workdir: Path | None) -> tuple[Path, LoihiNet]:
@@ -164,6 +211,24 @@ def _netx_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
+
+
+@dataclass
+class LavaWorkerEngine:
+    """Engine "lava" of ``snnx sim``: :func:`run_lava_stream` (worker processes, spikes only)."""
+
+    net_path: Path
+    workers: int | None = None
+    chunk: int = 100
+    progress: bool = True
+    scratch: str | Path | None = None
+    name: str = "lava"
+    whole: bool = True  # every sample in one call: starting the workers costs seconds
+
+    def run(self, inputs: np.ndarray) -> LavaRun:
+        return run_lava_stream(
+            self.net_path, inputs, self.workers, self.chunk, self.progress, self.scratch
+        )
 
 
 def run_lava_stream(

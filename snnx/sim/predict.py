@@ -19,10 +19,10 @@ import torch
 
 from snnx.data.images import PreparedImage, image_side, prepare_image
 from snnx.run import RunFolder
+from snnx.sim.reference import encode_images
 from snnx.sim.trace import (
     RunModels,
     Trace,
-    encode_images,
     fixed_trace,
     float_trace,
     load_run_models,
@@ -44,7 +44,7 @@ def predict_command(run: Path, image: Path, as_json: bool, plot: Path | None, se
         check_fresh(Path(run), "model.net")  # never show a float model beside an older model.net
     models = load_run_models(run)
     prepared = prepare_image(image, image_side(models.input_shape))
-    x = encode_images(models, torch.from_numpy(prepared.pixels).reshape(1, *models.input_shape), seed)
+    x = encode_images(models.encoding(), torch.from_numpy(prepared.pixels).reshape(1, *models.input_shape), seed)
     float_run = float_trace(models.model, x, record_v=False) if models.model is not None else None
     fixed_run = None
     if models.net is not None:
@@ -75,7 +75,7 @@ def _result(models: RunModels, image: Path, prepared: PreparedImage, seed: int,
             notes.append(f"{name}: no output spikes at all, so the prediction (class 0) is a tie")
     enc = models.encoding()
     return {
-        "image": str(image), "seed": seed, "encoding": enc["encoding"], "timesteps": enc["timesteps"],
+        "image": str(image), "seed": seed, "encoding": enc.encoding, "timesteps": enc.timesteps,
         "float_prediction": fp_pred, "fixed_prediction": fx_pred,
         "float_counts": fp_counts, "fixed_counts": fx_counts,
         "agree": None if fp_pred is None or fx_pred is None else fp_pred == fx_pred,

@@ -1,5 +1,10 @@
-"""The float reference: the trained model (checkpoint.json) on the encoded inputs the fixed-point
-network gets, and the conversion of those encoded inputs to the simulators' integer spikes."""
+"""The one encoding rule, the float reference and the simulators' integer inputs.
+
+:func:`encode_images` is how images become input spikes everywhere (``snnx sim``, ``deploy
+--run``, ``predict``, the report), with the settings of :meth:`snnx.run.RunFolder.input_encoding`;
+:func:`encoded_batches` applies it to a test set in fixed batches with per-batch seeds. The
+float reference is the trained model (checkpoint.json) on those encoded inputs, and
+:func:`fixed_inputs` turns them into the simulators' integer spikes."""
 
 from __future__ import annotations
 
@@ -11,10 +16,11 @@ import numpy as np
 import torch
 
 from snnx.data.datasets import ImageSet
-from snnx.data.encoders import encode, is_binary
+from snnx.data.encoders import ENCODINGS, encode, is_binary
 from snnx.errors import SnnxError
 from snnx.loihi.naming import layer_name
 from snnx.loihi.net import LoihiNet
+from snnx.run import InputEncoding
 
 ENCODE_BATCH = 500  # fixed, so the spikes do not depend on the backend or its batch size
 
@@ -33,26 +39,27 @@ class EncodedBatch:
     labels: np.ndarray
 
 
+def encode_images(enc: InputEncoding, images: torch.Tensor, seed: int) -> torch.Tensor:
+    """Float images [B, *shape] in [0, 1] -> input spikes [T, B, *shape] (the one rule).
+
+    ``enc`` comes from :meth:`snnx.run.RunFolder.input_encoding` (model.net's input spec once
+    exported); a network that takes raw spikes (encoding "spikes") cannot encode images.
+    """
+    if enc.encoding not in ENCODINGS:
+        raise SnnxError(
+            f"this network takes encoding {enc.encoding!r} (raw spikes), not images; "
+            "feed it spikes with `snnx sim RUN --input spikes.npy`"
+        )
+    return encode(images, enc.encoding, enc.timesteps, seed, enc.gain, enc.latency_tau)
+
+
 def encoded_batches(
-    images: ImageSet,
-    n: int,
-    encoding: str,
-    timesteps: int,
-    train_seed: int,
-    gain: float = 1.0,
-    latency_tau: float = 5.0,
+    images: ImageSet, n: int, enc: InputEncoding, train_seed: int
 ) -> Iterator[EncodedBatch]:
     """The first ``n`` images encoded in fixed batches of ENCODE_BATCH with per-batch seeds."""
     for b, lo in enumerate(range(0, n, ENCODE_BATCH)):
         sl = slice(lo, min(n, lo + ENCODE_BATCH))
-        x = encode(
-            images.floats(sl),
-            encoding,
-            timesteps,
-            seed=encoding_seed(train_seed, b),
-            gain=gain,
-            latency_tau=latency_tau,
-        )
+        x = encode_images(enc, images.floats(sl), encoding_seed(train_seed, b))
         yield EncodedBatch(sl, x, images.labels[sl].numpy())
 
 
@@ -112,14 +119,10 @@ def encoded_test_set(
         raise SnnxError(
             "--run needs the run's config.yaml (how images become spikes); re-run `snnx train`"
         )
-    from snnx.run import InputEncoding
-
     d, enc = config.data, InputEncoding.of_input_spec(net.input)  # model.net's spec is the truth
     images = load_split(d.dataset, False, data_dir or d.dir)
     xs, ys = [], []
-    for b in encoded_batches(
-        images, samples, enc.encoding, enc.timesteps, config.train.seed, enc.gain, enc.latency_tau
-    ):
+    for b in encoded_batches(images, samples, enc, config.train.seed):
         xs.append(fixed_inputs(net, b.spikes))
         ys.append(b.labels)
     return np.concatenate(xs), np.concatenate(ys)

@@ -24,7 +24,9 @@ from snnx.io import atomic_path, publish_files, staging_dir
 from snnx.loihi.naming import layer_name
 from snnx.loihi.net import LoihiNet
 from snnx.run import InputEncoding, RunFolder
-from snnx.sim.fast import FastRun, Stream, predictions, readout_counts
+from snnx.sim.activity import ActivityAccumulator
+from snnx.sim.engine import open_engine
+from snnx.sim.fast import predictions, readout_counts
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
 from snnx.sim.result import BACKENDS, SimResult
 from snnx.train.checkpoint import exists as checkpoint_exists
@@ -164,7 +166,7 @@ def _open_inputs(
         config = reference.config
     # model.net's input spec is the one truth for the encoding (snnx export --timesteps changes it)
     enc = InputEncoding.of_input_spec(net.input)
-    encoding, timesteps, gain, tau = enc.encoding, enc.timesteps, enc.gain, enc.latency_tau
+    encoding, timesteps = enc.encoding, enc.timesteps
     if encoding == "spikes" or not timesteps:
         raise SnnxError(
             "model.net does not say how images become spikes (it was written by another tool); pass "
@@ -187,7 +189,7 @@ def _open_inputs(
         raise SnnxError(f"--samples {samples} is more than the {len(images)} {dataset} test images")
 
     def batches() -> Iterator[Batch]:
-        for b in encoded_batches(images, n, encoding, timesteps, seed, gain, tau):
+        for b in encoded_batches(images, n, enc, seed):
             yield Batch(b.index, fixed_inputs(net, b.spikes), b.spikes, b.labels)
 
     return Inputs(n, timesteps, encoding, dataset, None, not is_binary(encoding), batches())
@@ -261,7 +263,12 @@ class FixedOutcome:
 
 
 class _FixedRuns:
-    """The fixed-point backend(s): fast on each batch as it comes, Lava on all samples at the end."""
+    """The fixed-point engine(s) of ``--backend`` and the accounting of their spikes.
+
+    Engines only run (:mod:`snnx.sim.engine`); here a streamed engine (fast) gets each batch as
+    it is encoded, a whole one (Lava) all samples at the end. With "both", Lava is the reference
+    (its spikes are counted) and the fast run is checked against it.
+    """
 
     def __init__(
         self,
@@ -272,60 +279,60 @@ class _FixedRuns:
         backend: str,
         keep_spikes: bool,
     ) -> None:
-        self.net, self.net_path, self.backend, self.keep = net, net_path, backend, keep_spikes
-        self.stream = Stream(net, timesteps, graded) if backend in ("fast", "both") else None
-        self.fast_spikes: list[list[np.ndarray]] = []
-        self.lava_inputs: list[np.ndarray] = []
+        names = ("fast", "lava") if backend == "both" else (backend,)
+        self.net, self.keep = net, keep_spikes
+        self.engines = [open_engine(name, net, net_path, timesteps, graded) for name in names]
+        self.reference = self.engines[-1]  # whose spikes are counted
+        self.compare = len(self.engines) > 1
+        self.seconds = {engine.name: 0.0 for engine in self.engines}
+        self.spikes: dict[str, list[list[np.ndarray]]] = {e.name: [] for e in self.engines}
+        self.pending: list[np.ndarray] = []
+        self.activity = ActivityAccumulator(net)
+        self.counts: list[np.ndarray] = []
 
     def add(self, batch: Batch) -> None:
-        if self.stream is not None:
-            run = self.stream.add(batch.fixed)
-            if self.keep or self.backend == "both":
-                self.fast_spikes.append([np.ascontiguousarray(s) for s in run.spikes])
-        if self.backend in ("lava", "both"):
-            self.lava_inputs.append(batch.fixed)
+        if any(engine.whole for engine in self.engines):
+            self.pending.append(batch.fixed)
+        for engine in self.engines:
+            if not engine.whole:
+                self._run(engine, batch.fixed)
+
+    def _run(self, engine, x: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        run = engine.run(x)
+        self.seconds[engine.name] += time.perf_counter() - t0
+        if engine is self.reference:
+            for lo in range(0, len(x), INPUT_BATCH):
+                self.activity.add(
+                    x[lo : lo + INPUT_BATCH], [s[lo : lo + INPUT_BATCH] for s in run.spikes]
+                )
+            self.counts.append(readout_counts(run.spikes[-1], run.latency))
+        if self.keep or self.compare:
+            self.spikes[engine.name].append([np.ascontiguousarray(s) for s in run.spikes])
 
     def finish(self) -> FixedOutcome:
-        spikes = (
-            [np.concatenate(parts) for parts in zip(*self.fast_spikes, strict=True)]
-            if self.fast_spikes
-            else None
-        )
-        if self.backend == "fast":
-            fast = self.stream.result()
-            return FixedOutcome(
-                fast.counts, fast.activity, {"fast": fast.seconds}, spikes, None, None
-            )
-        from snnx.sim.activity import ActivityAccumulator
-
-        x = np.concatenate(self.lava_inputs)
-        t0 = time.perf_counter()
-        lava = _run_lava(self.net_path, x)
-        seconds = {"lava": time.perf_counter() - t0}
+        if self.pending:
+            x = np.concatenate(self.pending)
+            for engine in self.engines:
+                if engine.whole:
+                    self._run(engine, x)
+        spikes = {
+            name: [np.concatenate(parts) for parts in zip(*runs, strict=True)]
+            for name, runs in self.spikes.items()
+            if runs
+        }
         identical = first = None
-        if (
-            self.stream is not None
-        ):  # both: Lava is the reference, the fast run is checked against it
-            seconds["fast"] = self.stream.seconds
-            first = first_difference(spikes, lava.spikes, self.net)
+        if self.compare:
+            first = first_difference(spikes["fast"], spikes["lava"], self.net)
             identical = first is None
-        activity = ActivityAccumulator(self.net)
-        for lo in range(0, len(x), INPUT_BATCH):
-            activity.add(x[lo : lo + INPUT_BATCH], [s[lo : lo + INPUT_BATCH] for s in lava.spikes])
-        counts = readout_counts(lava.spikes[-1], lava.latency)
         return FixedOutcome(
-            counts, activity.result(), seconds, lava.spikes if self.keep else None, identical, first
+            np.concatenate(self.counts),
+            self.activity.result(),
+            self.seconds,
+            spikes.get(self.reference.name) if self.keep else None,
+            identical,
+            first,
         )
-
-
-def _run_lava(net_path: Path, x: np.ndarray) -> FastRun:
-    try:
-        import lava.magma  # noqa: F401
-
-        from snnx.sim.lava_backend import run_lava_stream
-    except ImportError:
-        raise SnnxError("Lava is not installed (lava-nc, lava-dl); use --backend fast") from None
-    return run_lava_stream(net_path, x, progress=True)
 
 
 def first_difference(fast: list[np.ndarray], lava: list[np.ndarray], net: LoihiNet) -> dict | None:

@@ -37,14 +37,15 @@ class RunModels:
             return tuple(self.checkpoint.spec.input_shape)
         return tuple(self.net.input.shape)
 
-    def encoding(self) -> dict:
-        """Encoder arguments (``snnx.data.encoders.encode``): model.net's input spec once exported
-        (the one truth, see :meth:`snnx.run.RunFolder.input_encoding`), else the training config's."""
-        from snnx.run import InputEncoding
+    def encoding(self):
+        """How images become spikes for this run (:meth:`snnx.run.RunFolder.input_encoding`:
+        model.net's input spec once exported, else the training config's); feed it to
+        :func:`snnx.sim.reference.encode_images`."""
+        from snnx.run import RunFolder
 
-        if self.net is not None:
-            return InputEncoding.of_input_spec(self.net.input).to_dict()
-        return InputEncoding.of_data_config(self.checkpoint.config.data, "checkpoint.json").to_dict()
+        return RunFolder(self.run).input_encoding(
+            net=self.net, config=None if self.checkpoint is None else self.checkpoint.config
+        )
 
 
 def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
@@ -78,17 +79,6 @@ def load_run_models(run: Path, need_fixed: bool = False) -> RunModels:
         if int(np.prod(a)) != int(np.prod(b)):
             raise SnnxError(f"{net_path} takes input {b} but checkpoint.json takes {a}; re-run `snnx export {run}`")
     return out
-
-
-def encode_images(models: RunModels, images: torch.Tensor, seed: int) -> torch.Tensor:
-    """Encode float images [B, *input_shape] in [0, 1] to [T, B, *input_shape] as the run does."""
-    from snnx.data.encoders import ENCODINGS, encode
-
-    enc = models.encoding()
-    if enc["encoding"] not in ENCODINGS:
-        raise SnnxError(f"this network takes encoding {enc['encoding']!r} (raw spikes), not images; "
-                        f"feed it spikes with `snnx sim {models.run} --input spikes.npy`")
-    return encode(images, enc["encoding"], enc["timesteps"], seed, enc["gain"], enc["latency_tau"])
 
 
 @dataclass

@@ -99,7 +99,7 @@ def run_test_set(d: ReportData, test, n: int) -> None:
     preds: dict[str, list[np.ndarray]] = {"float": [], "fixed": []}
     totals: dict[str, np.ndarray] = {}
     names: dict[str, list[str]] = {}
-    for batch in encoded_batches(test, n, enc["encoding"], enc["timesteps"], seed, enc["gain"], enc["latency_tau"]):
+    for batch in encoded_batches(test, n, enc, seed):
         spikes = batch.spikes.reshape(*batch.spikes.shape[:2], *models.input_shape)
         if batch.index.start == 0:
             first = spikes[:, :TRACE_SAMPLES]
@@ -178,7 +178,7 @@ def gather(run: Path, data_dir: Path | None, samples: int | None = None) -> Repo
     """Load everything a report shows and run the models on ``samples`` test images."""
     models = load_run_models(run)
     typed = read_stage_outputs(RunFolder(run))
-    documents = {"quant": typed["quant"], "sim": typed["sim"] and typed["sim"].to_dict(),
+    documents = {"quant": typed["quant"] and typed["quant"].to_dict(), "sim": typed["sim"] and typed["sim"].to_dict(),
                  "energy": typed["energy"] and typed["energy"].document,
                  "core_map": typed["core_map"] and typed["core_map"].document}
     d = ReportData(Path(run), models, documents=documents, sim=typed["sim"], energy=typed["energy"],
@@ -203,7 +203,7 @@ def make_plots(run: Path, data_dir: Path | None = None, samples: int | None = No
 
     add("input_raster", "Input encoding",
         f"Spikes of the {ref.inputs.shape[2]} inputs for test image 0 (label {d.labels[0]}), "
-        f"{models.encoding()['encoding']} encoding, {ref.inputs.shape[1]} steps.",
+        f"{models.encoding().encoding} encoding, {ref.inputs.shape[1]} steps.",
         lambda p: figures.plot_input_raster(ref.inputs[0], p))
     add("rasters", "Hidden and output spikes",
         f"Every layer's spikes for test image 0: float (|) and fixed point (x) overlaid; the dotted line "

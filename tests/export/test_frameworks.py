@@ -20,7 +20,7 @@ import pytest
 from snnx.cli import main
 from snnx.export.from_nir import graph_to_float, read_graph
 from snnx.loihi.netx import read_netx
-from snnx.sim.fast import Stream
+from snnx.sim.fast import FastSimulator, predictions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -63,10 +63,9 @@ def _export(tmp_path: Path, name: str, capsys, *args: str) -> tuple[Path, str]:
 
 def _predictions(run: Path, x: np.ndarray) -> np.ndarray:
     net = read_netx(run / "model.net")
-    stream = Stream(net, x.shape[1])
-    for lo in range(0, len(x), 500):
-        stream.add(x[lo : lo + 500].reshape(-1, x.shape[1], *net.input.shape))
-    return stream.result().predictions
+    sim = FastSimulator(net, x.shape[1])
+    counts = [sim.run(x[lo : lo + 500].reshape(-1, x.shape[1], *net.input.shape)).counts for lo in range(0, len(x), 500)]
+    return predictions(np.concatenate(counts))
 
 
 def _theirs(name: str) -> np.ndarray:
@@ -222,9 +221,7 @@ def test_sinabs_cnn_agrees_with_sinabs(tmp_path, capsys):
     run, _ = _export(tmp_path, "sinabs_cnn", capsys)
     x = _cnn_events()
     net = read_netx(run / "model.net")
-    stream = Stream(net, x.shape[1])
-    stream.add(x)
-    ours = stream.result().counts
+    ours = FastSimulator(net, x.shape[1]).run(x).counts
     theirs = np.load(FIXTURES / "sinabs_cnn.npz")["counts"].astype(np.int64)
     assert theirs.sum() > 0
     # 8-bit weights vs Sinabs' float32: counts stay within a spike or two of Sinabs' own

@@ -83,3 +83,22 @@ def test_graded_input(tmp_path):
     net = random_dense_net(rng, [10, 6, 4], extreme=False)
     x = rng.integers(0, 256, (2, 4, 10)).astype(np.uint8)
     assert_identical(net, x, tmp_path)
+
+
+def test_graded_conv_sums_beyond_float32(tmp_path):
+    """Conv sums above 2**24 with odd values: exact in Lava (scipy, float64, DESIGN §6.2), where a
+    float32 conv would round the last bit; the fast simulator switches to float64 and agrees."""
+    rng = np.random.default_rng(11)
+    weight = np.full((2, 32, 3, 3), 255)
+    weight[1] = 253
+    layers = [
+        LoihiLayer("conv", (2, 1, 1), weight=weight, du=4095, dv=4095, vth=2**16),
+        LoihiLayer("flatten", (2,)),
+        LoihiLayer("dense", (2,), weight=np.array([[2, -2], [-2, 2]]), du=4095, dv=0, vth=1),
+    ]
+    net = LoihiNet(InputSpec((32, 3, 3), encoding="direct"), layers)
+    x = rng.integers(240, 256, (2, 3, 32, 3, 3)).astype(np.uint8)
+    x[..., 0, 0, 0] |= 1  # odd values: an exact sum is odd, float32 above 2**24 cannot hold it
+    sums = np.einsum("ntchw,kchw->ntk", x.astype(np.int64), weight)
+    assert sums.min() > 2**24 and (sums % 2 == 1).any()
+    assert_identical(net, x, tmp_path)

@@ -16,7 +16,8 @@ from snnx.data.datasets import load_split
 from snnx.data.images import image_side, prepare_image
 from snnx.errors import SnnxError
 from snnx.sim.predict import predict_command
-from snnx.sim.trace import encode_images, float_trace, load_run_models
+from snnx.sim.reference import encode_images
+from snnx.sim.trace import float_trace, load_run_models
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 def clear_digits(run: Path, images: np.ndarray, labels: np.ndarray, n: int = 3) -> list[int]:
     """Test images the float model gets right by a margin straight from the tensor (no file)."""
     models = load_run_models(run)
-    x = encode_images(models, torch.from_numpy(images).float().div(255).unsqueeze(1), seed=0)
+    x = encode_images(models.encoding(), torch.from_numpy(images).float().div(255).unsqueeze(1), seed=0)
     counts = float_trace(models.model, x, record_v=False).counts
     top2 = np.sort(counts, axis=1)[:, -2:]
     ok = np.flatnonzero((counts.argmax(1) == labels) & (top2[:, 1] - top2[:, 0] >= 3))

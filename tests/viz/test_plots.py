@@ -18,8 +18,9 @@ from snnx.data.datasets import load_split
 from snnx.deploy.manifest import Manifest
 from snnx.errors import SnnxError
 from snnx.run import EnergyReport
+from snnx.sim.reference import encode_images
 from snnx.sim.result import SimResult
-from snnx.sim.trace import encode_images, fixed_trace, float_trace, load_run_models
+from snnx.sim.trace import fixed_trace, float_trace, load_run_models
 from snnx.viz import figures
 from snnx.viz.plots import energy_per_layer, gather, make_plots, weight_pairs
 from snnx.viz.report import json_table, report_command, viewer_data
@@ -67,7 +68,7 @@ def test_fixed_membranes_in_float_units_equal_the_float_ones(tiny_run: Path, mni
         layer.synapse.bias.data.zero_()
     models.net = replace(models.net, layers=[replace(layer, bias=None) for layer in models.net.layers])
     images = load_split("mnist", train=False, data_dir=mnist_dir, subset=8).floats(slice(None))
-    x = encode_images(models, images, seed=1)
+    x = encode_images(models.encoding(), images, seed=1)
     fl, fx = float_trace(models.model, x), fixed_trace(models.net, x)
     for a, b in zip(fl.layers, fx.layers, strict=True):
         same = a.spikes == b.spikes

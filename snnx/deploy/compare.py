@@ -3,6 +3,9 @@
 Accuracy, activation sparsity, MACs vs synaptic operations per inference, energy under the
 docs/design.md §8 profiles (the SNN's from its deploy report, the ANN's from Horowitz's 45 nm
 numbers), and parameter count. Written to ``RUN/compare.json`` and printed as a table.
+
+It lives in deploy/ because it reads the deploy report (energy.json) and prices the ANN with
+deploy's energy model; ``snnx.train.ann`` only builds and trains the twin.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from pathlib import Path
 
 from snnx.artifacts import stamp
 from snnx.data.datasets import load_data
+from snnx.deploy.energy import ann_energy
 from snnx.errors import SnnxError
 from snnx.io import write_json
 from snnx.run import RunFolder
@@ -19,8 +23,6 @@ from snnx.train.checkpoint import Checkpoint
 
 
 def compare_command(run: Path, data_dir: Path | None) -> dict:
-    from snnx.deploy.energy import ann_energy
-
     folder = RunFolder(run)
     run = folder.root
     from snnx.provenance import check_run
