@@ -296,21 +296,28 @@ def _pool_as_conv(op: _Op) -> Synapse:
     )
 
 
-def _conv_after_pool(pool: _Op, conv: _Op) -> _Op:
-    k = pool.kernel
-    if pool.stride != k or pool.padding != (0, 0):
+def _check_mergeable(pool: _Op, conv: _Op, conv_after: bool) -> None:
+    """Pooling and a convolution fold into one kernel only for tiling pools and undilated convs."""
+    if pool.stride != pool.kernel or pool.padding != (0, 0):
+        into = "the next convolution" if conv_after else "the convolution before it"
         raise refuse(
             pool.name,
             pool.node,
-            "pooling with stride != kernel or padding cannot be merged into the next "
-            "convolution; add neurons between them",
+            f"pooling with stride != kernel or padding cannot be merged into {into}; "
+            "add neurons between them",
         )
     if conv.dilation != (1, 1):
+        side = "after" if conv_after else "before"
         raise refuse(
             conv.name,
             conv.node,
-            "a dilated convolution after pooling cannot be merged into one layer",
+            f"a dilated convolution {side} pooling cannot be merged into one layer",
         )
+
+
+def _conv_after_pool(pool: _Op, conv: _Op) -> _Op:
+    k = pool.kernel
+    _check_mergeable(pool, conv, conv_after=True)
     if conv.padding != (0, 0) and (pool.in_shape[1] % k[0] or pool.in_shape[2] % k[1]):
         raise refuse(
             pool.name,
@@ -339,19 +346,7 @@ def _conv_after_pool(pool: _Op, conv: _Op) -> _Op:
 
 def _pool_after_conv(conv: _Op, pool: _Op) -> _Op:
     k = pool.kernel
-    if pool.stride != k or pool.padding != (0, 0):
-        raise refuse(
-            pool.name,
-            pool.node,
-            "pooling with stride != kernel or padding cannot be merged into the "
-            "convolution before it; add neurons between them",
-        )
-    if conv.dilation != (1, 1):
-        raise refuse(
-            conv.name,
-            conv.node,
-            "a dilated convolution before pooling cannot be merged into one layer",
-        )
+    _check_mergeable(pool, conv, conv_after=False)
     s = conv.stride
     kh, kw = conv.kernel
     w = np.zeros((*conv.weight.shape[:2], kh + (k[0] - 1) * s[0], kw + (k[1] - 1) * s[1]))
