@@ -12,12 +12,11 @@ taken as given.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from snnx.errors import SnnxError
-from snnx.io import read_json, write_json
+from snnx.io import read_json, sha256_file, write_json
 
 FILE = "provenance.json"
 FORMAT = "snnx-provenance/1"
@@ -28,11 +27,7 @@ def digest(path: Path) -> str | None:
     path = Path(path)
     if not path.is_file():
         return None
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 def checkpoint_inputs(run: Path) -> dict[str, str]:

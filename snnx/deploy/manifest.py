@@ -7,7 +7,6 @@ files were modified, removed or replaced since ``snnx deploy`` wrote it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,19 +14,11 @@ from typing import Any
 
 from snnx.artifacts import MANIFEST_JSON, check_schema, run_of, stamp
 from snnx.errors import SnnxError
-from snnx.io import read_json, write_json
+from snnx.io import read_json, sha256_file, write_json
 from snnx.versions import package_versions
 
 MANIFEST = MANIFEST_JSON
 FORMAT = "snnx-deploy/1"
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def next_power_of_two(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 

@@ -35,7 +35,7 @@ from safetensors.torch import load_file, save
 from snnx import limits
 from snnx.config import RunConfig
 from snnx.errors import SnnxError
-from snnx.io import write_bytes, write_json
+from snnx.io import sha256_file, write_bytes, write_json
 from snnx.train.models import SNN, LayerSpec, ModelSpec, build_model, check_spec
 
 FORMAT = "snnx-checkpoint/2"
@@ -170,7 +170,7 @@ def _load_v2(meta_path: Path) -> Checkpoint:
         size = weights.stat().st_size
         if size > limits.MAX_FILE_BYTES:
             raise _bad(weights, f"{size} bytes, more than the {limits.MAX_FILE_BYTES >> 30} GB limit")
-        digest = _sha256(weights)
+        digest = sha256_file(weights)
     except OSError as exc:
         raise SnnxError(f"cannot read {weights}: {exc.strerror or exc}") from None
     if digest != meta.get("weights_sha256"):
@@ -193,14 +193,6 @@ def _load_v2(meta_path: Path) -> Checkpoint:
     if not isinstance(metrics, dict) or not isinstance(extra, dict) or not isinstance(scheduler, (dict, type(None))):
         raise _bad(meta_path, "metrics, extra and scheduler must be JSON objects")
     return Checkpoint(spec, state, config, epoch, metrics, optimizer, scheduler, extra)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _parse_optimizer(opt: Any, tensors: dict[str, torch.Tensor], path: Path) -> dict | None:
