@@ -21,7 +21,7 @@ SCHEMAS: dict[str, tuple[int, str]] = {
     "quant": (1, "snnx export {run}"),
     "sim": (1, "snnx sim {run}"),
     "energy": (1, "snnx deploy {run}"),
-    "core_map": (1, "snnx deploy {run}"),
+    "core_map": (2, "snnx deploy {run}"),  # 2: synaptic memory in words, calibrated (§8)
     "manifest": (1, "snnx deploy {run}"),
     "summary": (1, "snnx run -o {run}"),
     "compare": (1, "snnx compare {run}"),

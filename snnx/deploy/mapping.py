@@ -1,9 +1,12 @@
-"""Loihi 2 core mapping: per layer neurons, synapses, synaptic memory, fan-in/out and cores.
+"""Loihi 2 core mapping: per layer neurons, synapses, synaptic-memory words, axons and cores.
 
-An estimate under the approximate limits of :mod:`snnx.loihi.limits`: synapses live in
-the core of the neuron they feed, so a layer needs enough cores for its neurons *and* for
-the memory of its incoming synapses (bits per weight x stored synapses + per-neuron state).
-Input spikes are injected by the host / embedded CPUs and take no neuro core here.
+An approximation calibrated to the per-core tables Intel's Loihi 2 compiler printed in
+lava-dl's netx tutorials (:mod:`snnx.loihi.limits`, docs/design.md §8). As that compiler does,
+each synapse layer gets its own cores and its neurons are split evenly over them; a dense
+layer's synapses live in the cores of the neurons they feed, one row per input axon holding
+every weight of the core's neurons, zeros included, so a layer takes the fewest cores whose
+neurons fit and whose rows fit the synaptic memory. Input spikes are injected by the host /
+embedded CPUs and take no neuro core here.
 """
 
 from __future__ import annotations
@@ -38,9 +41,30 @@ def fan_in(layer: LoihiLayer) -> np.ndarray:
 
 
 def weight_bits(layer: LoihiLayer, limits: Loihi2Limits = LOIHI2) -> int:
-    """Bits per stored weight: netx's ``num_weight_bits`` for this matrix (<= 8)."""
+    """Bits per weight: netx's ``num_weight_bits`` for this matrix (<= 8), what Lava is given."""
     _, bits, _ = netx_optimize_weight_bits(layer.weight.reshape(layer.weight.shape[0], -1))
     return int(min(max(bits, 1), limits.max_weight_bits))
+
+
+def neuron_type(layer: LoihiLayer) -> str:
+    """netx's neuron type of the layer ("CUBA" unless the layer says otherwise)."""
+    return str(getattr(layer, "neuron", None) or "CUBA")  # read defensively: older LoihiLayers lack it
+
+
+def dense_cores(
+    inputs: int, neurons: int, bits: int, per_core: int, limits: Loihi2Limits = LOIHI2
+) -> tuple[int, int]:
+    """(cores, words in the fullest core) of a dense layer: the fewest cores that fit.
+
+    ``per_core`` is the neuron capacity of the layer's neuron type. With ``k`` cores a core
+    holds ``ceil(neurons / k)`` neurons and one row per input axon (limits.row_words).
+    """
+    k = max(1, math.ceil(neurons / per_core))
+    while True:
+        words = inputs * limits.row_words(math.ceil(neurons / k), bits)
+        if words <= limits.synaptic_memory_words_per_core or k >= neurons:
+            return k, words
+        k += 1
 
 
 def map_layer(
@@ -49,31 +73,63 @@ def map_layer(
     """One layer's resources and the cores it needs."""
     fo = fan_out(layer, in_shape)
     dense_layer = dataclasses.replace(layer, weight=np.ones_like(layer.weight))
+    connections = int(fan_out(dense_layer, in_shape).sum())
     synapses = int(fo.sum())
     bits = weight_bits(layer, limits)
-    neurons = layer.num_neurons
-    memory_bits = bits * synapses + limits.neuron_state_bits * neurons
-    memory_bytes = math.ceil(memory_bits / 8)
+    neurons, inputs = layer.num_neurons, int(np.prod(in_shape))
+    ntype = neuron_type(layer)
+    per_core = limits.neurons_for(ntype)
+    cores_for_neurons = math.ceil(neurons / per_core)
+    notes = []
+    if layer.kind == "dense":
+        cores, core_words = dense_cores(inputs, neurons, bits, per_core, limits)
+        words = sum(inputs * limits.row_words(n, bits) for n in _split(neurons, cores))
+        if inputs > limits.input_axons_per_core:
+            notes.append(
+                f"{inputs:,} inputs exceed the {limits.input_axons_per_core:,} input axons of a core; "
+                "Intel's compiler would have to split the fan-in, which this map does not model"
+            )
+    else:  # conv, counted unrolled: an upper bound (Loihi 2 shares conv weights within a core)
+        per_synapse = limits.stored_weight_bits(bits) + limits.synapse_overhead_bits
+        words = math.ceil(connections * per_synapse / limits.synaptic_word_bits)
+        cores = max(cores_for_neurons, math.ceil(words / limits.synaptic_memory_words_per_core))
+        core_words = math.ceil(words / cores)
+    fits = core_words <= limits.synaptic_memory_words_per_core and not notes
+    if core_words > limits.synaptic_memory_words_per_core:
+        notes.append(
+            f"one neuron's rows already need {core_words:,} words, more than the "
+            f"{limits.synaptic_memory_words_per_core:,} of a core"
+        )
     fi = fan_in(layer)
-    cores_for_neurons = math.ceil(neurons / limits.neurons_per_core)
-    cores_for_memory = math.ceil(memory_bytes / limits.synaptic_memory_bytes_per_core)
     return {
         "name": layer_name(layer, index),
         "kind": layer.kind,
+        "neuron_type": ntype,
         "shape": list(layer.shape),
         "neurons": neurons,
-        "inputs": int(np.prod(in_shape)),
+        "inputs": inputs,
         "synapses": synapses,
-        "connections": int(fan_out(dense_layer, in_shape).sum()),
+        "connections": connections,
         "bits_per_weight": bits,
-        "synaptic_memory_bytes": memory_bytes,
+        "stored_bits_per_weight": limits.stored_weight_bits(bits),
+        "synaptic_memory_words": words,
+        "synaptic_memory_words_fullest_core": core_words,
+        "synaptic_memory_use": core_words / limits.synaptic_memory_words_per_core,
+        "neurons_per_core": math.ceil(neurons / cores),
         "fan_in_max": int(fi.max()) if fi.size else 0,
         "fan_in_mean": synapses / max(neurons, 1),
         "fan_out_max": int(fo.max()) if fo.size else 0,
         "fan_out_mean": synapses / max(fo.size, 1),
-        "cores": max(1, cores_for_neurons, cores_for_memory),
-        "limited_by": "memory" if cores_for_memory > cores_for_neurons else "neurons",
+        "cores": max(1, cores),
+        "limited_by": "synaptic memory" if cores > cores_for_neurons else "neurons",
+        "fits": fits,
+        "warnings": notes,
     }
+
+
+def _split(n: int, k: int) -> list[int]:
+    """``n`` neurons over ``k`` cores as evenly as possible."""
+    return [n // k + (i < n % k) for i in range(k)]
 
 
 def core_map(net: LoihiNet, limits: Loihi2Limits = LOIHI2) -> dict[str, Any]:
@@ -84,36 +140,52 @@ def core_map(net: LoihiNet, limits: Loihi2Limits = LOIHI2) -> dict[str, Any]:
     total_cores = sum(entry["cores"] for entry in layers)
     return {
         "approximate": True,
+        "model": (
+            "approximation calibrated to Intel's Loihi 2 compiler outputs printed in lava-dl's netx "
+            "tutorials (docs/design.md §8); the compiler decides the real placement"
+        ),
         "hardware": limits.to_dict(),
         "layers": layers,
         "total_neurons": sum(entry["neurons"] for entry in layers),
         "total_synapses": sum(entry["synapses"] for entry in layers),
-        "total_synaptic_memory_bytes": sum(entry["synaptic_memory_bytes"] for entry in layers),
+        "total_synaptic_memory_words": sum(entry["synaptic_memory_words"] for entry in layers),
         "total_cores": total_cores,
         "chips": math.ceil(total_cores / limits.cores_per_chip),
+        "fits": all(entry["fits"] for entry in layers),
         "notes": [
-            "synapses = stored (nonzero) weights; connections = all weights incl. zeros",
-            "synaptic memory = bits per weight x synapses + neuron state bits x neurons",
-            "input spikes come from the host/embedded CPUs and use no neuro core",
+            "synapses = nonzero weights; connections = all weights incl. zeros, which a dense layer "
+            "stores as well (no compression, docs/design.md §8)",
+            f"synaptic memory = per input axon and core, ceil((neurons x (weight bits rounded up to even + "
+            f"{limits.synapse_overhead_bits}) + {limits.row_header_bits}) / {limits.synaptic_word_bits}) words; "
+            f"{limits.synaptic_memory_words_per_core:,} words per core",
+            "each layer takes its own cores, its neurons split evenly; input spikes come from the "
+            "host/embedded CPUs and use no neuro core",
             "conv synapses are counted unrolled (one per connection); Loihi 2's convolutional weight "
-            "sharing can store far fewer, so conv memory and cores are upper bounds",
+            "sharing stores far fewer, so conv memory and cores are upper bounds",
         ],
     }
 
 
 def format_core_map(cmap: dict[str, Any]) -> str:
     """The table printed by ``snnx deploy``."""
-    head = f"{'layer':10s}{'neurons':>9s}{'synapses':>11s}{'bits':>6s}{'memory KB':>11s}{'fan-in':>8s}{'fan-out':>9s}{'cores':>7s}"
-    lines = ["Loihi 2 core map (approximate)", head, "-" * len(head)]
+    head = (
+        f"{'layer':10s}{'neurons':>9s}{'synapses':>11s}{'bits':>6s}{'words':>9s}{'fullest':>9s}"
+        f"{'fan-in':>8s}{'fan-out':>9s}{'cores':>7s}"
+    )
+    lines = ["Loihi 2 core map (approximation calibrated to Intel's compiler, docs/design.md §8)",
+             head, "-" * len(head)]
     for e in cmap["layers"]:
         lines.append(
-            f"{e['name']:10s}{e['neurons']:>9,d}{e['synapses']:>11,d}{e['bits_per_weight']:>6d}"
-            f"{e['synaptic_memory_bytes'] / 1024:>11.1f}{e['fan_in_max']:>8d}{e['fan_out_max']:>9d}{e['cores']:>7d}"
+            f"{e['name']:10s}{e['neurons']:>9,d}{e['connections']:>11,d}{e['bits_per_weight']:>6d}"
+            f"{e['synaptic_memory_words']:>9,d}{100 * e['synaptic_memory_use']:>8.1f}%"
+            f"{e['fan_in_max']:>8d}{e['fan_out_max']:>9d}{e['cores']:>7d}"
         )
     lines.append("-" * len(head))
     lines.append(
-        f"{'total':10s}{cmap['total_neurons']:>9,d}{cmap['total_synapses']:>11,d}{'':6s}"
-        f"{cmap['total_synaptic_memory_bytes'] / 1024:>11.1f}{'':17s}{cmap['total_cores']:>7d}"
+        f"{'total':10s}{cmap['total_neurons']:>9,d}{sum(e['connections'] for e in cmap['layers']):>11,d}"
+        f"{'':6s}{cmap['total_synaptic_memory_words']:>9,d}{'':26s}{cmap['total_cores']:>7d}"
         f"   -> {cmap['chips']} chip(s)"
     )
+    for e in cmap["layers"]:
+        lines += [f"warning: {e['name']}: {w}" for w in e["warnings"]]
     return "\n".join(lines)

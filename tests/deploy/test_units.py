@@ -57,7 +57,8 @@ def test_core_map_by_hand():
     nonzero_dense = int(np.count_nonzero(np.arange(24) % 3))
     assert dense["synapses"] == nonzero_dense == 16 and dense["connections"] == 24
     assert dense["bits_per_weight"] <= 8
-    assert dense["synaptic_memory_bytes"] == math.ceil((dense["bits_per_weight"] * 16 + 48 * 3) / 8)
+    # weights 0, 2, 4 take 2 bits; 8 input axons, each one row of 3 neurons: ceil((3 x (2 + 12) + 8) / 64) = 1 word
+    assert dense["bits_per_weight"] == 2 and dense["synaptic_memory_words"] == 8 * math.ceil((3 * 14 + 8) / 64) == 8
     assert cmap["total_cores"] == 2 and cmap["chips"] == 1
 
 
@@ -65,16 +66,15 @@ def test_cores_follow_neuron_and_memory_limits():
     weight = (np.arange(5000).reshape(50, 100) % 255 - 127) * 2  # all 8 bits used, no zeros
     weight[weight == 0] = 2
     net = LoihiNet(InputSpec((100,)), [LoihiLayer("dense", (50,), weight=weight)])
-    small = Loihi2Limits(neurons_per_core=20, synaptic_memory_bytes_per_core=10**6)
+    small = Loihi2Limits(neurons_per_core_by_type={"CUBA": 20}, synaptic_memory_words_per_core=10**6)
     assert core_map(net, small)["layers"][0]["cores"] == 3  # ceil(50 / 20)
-    tight = Loihi2Limits(
-        neurons_per_core=8192, synaptic_memory_bytes_per_core=1000, cores_per_chip=4
-    )
+    tight = Loihi2Limits(synaptic_memory_words_per_core=1000, cores_per_chip=4)
     layer = core_map(net, tight)["layers"][0]
-    bits = layer["bits_per_weight"]
-    assert bits == 8
-    assert layer["cores"] == math.ceil(math.ceil((bits * 5000 + 48 * 50) / 8) / 1000)
-    assert layer["limited_by"] == "memory"
+    assert layer["bits_per_weight"] == 8
+    # k cores hold ceil(50 / k) neurons; 100 rows of ceil((n x 20 + 8) / 64) words must fit 1000 words:
+    # n = 13 -> 5 words (500) fits, n = 17 -> 6 words (600) fits, n = 25 -> 8 (800) fits, n = 50 -> 16 no
+    assert layer["cores"] == 2 and layer["synaptic_memory_words_fullest_core"] == 100 * 8
+    assert layer["limited_by"] == "synaptic memory"
     assert core_map(net, tight)["chips"] == math.ceil(layer["cores"] / 4)
 
 
