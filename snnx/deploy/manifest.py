@@ -42,15 +42,16 @@ class Manifest:
     model: str  # file name of the network in the bundle (model.net or model.nir)
     input: dict[str, Any]  # shape, encoding, params, timesteps, graded, dataset
     output: dict[str, Any]  # shape, readout, readout_window [first, last] step (1-based)
-    timesteps: int
+    timesteps: int | None  # T; None: a foreign model.net deployed without sim.json does not say
     latency_steps: int  # L: one step of delay per synapse layer
-    steps_per_sample: int  # T + L
-    reset_interval: int  # steps between samples on hardware: a power of two >= T + L - 1
+    steps_per_sample: int | None  # T + L
+    reset_interval: int | None  # steps between samples on hardware: a power of two >= T + L - 1
     reset_offset: int
     versions: dict[str, str] = field(default_factory=package_versions)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)  # sha256 of the run files it was made from
     source: str = ""
+    energy_missing: str | None = None  # why the bundle has no energy.json (no sim.json), what to run
     created: str = field(
         default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
     )

@@ -18,11 +18,17 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.2f} %"
 
 
+def _samples(e: dict[str, Any]) -> str:
+    """Which samples the counts are means over: the test set's, or a user's spike file's."""
+    source = e.get("input")
+    return f"{e['samples']:,} samples of {source}" if source else f"{e['samples']:,} test images"
+
+
 def format_energy(e: dict[str, Any]) -> str:
     """The energy table printed by ``snnx deploy``."""
     head = f"{'layer':10s}{'in spikes':>11s}{'synops':>12s}{'spikes':>9s}{'updates':>10s}{'energy uJ':>11s}"
     lines = [
-        f"energy per inference, profile {e['profile']['name']} (mean over {e['samples']} test samples)",
+        f"energy per inference, profile {e['profile']['name']} (mean over {_samples(e)})",
         head,
         "-" * len(head),
     ]
@@ -41,7 +47,7 @@ def format_energy(e: dict[str, Any]) -> str:
         f"energy {e['energy_per_inference_uJ']:.4g} uJ = dynamic {e['dynamic_energy_per_inference_uJ']:.4g} + "
         f"static {e['static_energy_per_inference_uJ']:.4g} uJ; latency {e['latency_us']:.0f} us "
         f"({e['steps_per_inference']} steps x {e['step_time_us']:g} us, assumed); fixed-point accuracy {_pct(e['accuracy'])}"
-        f" ({e['samples']:,} test images)",
+        f" ({_samples(e)})",
         f"same network as an ANN: {ann['macs_per_inference']:,} MACs -> FP32 {ann['fp32_energy_per_inference_uJ']:.4g} uJ, "
         f"int8 {ann['int8_energy_per_inference_uJ']:.4g} uJ (45 nm, arithmetic only)",
         "published: "
@@ -61,7 +67,7 @@ def energy_markdown(e: dict[str, Any], cmap: dict[str, Any]) -> str:
         "",
         f"Profile **{p['name']}**: {p['description']}",
         "",
-        f"Counts are means over {e['samples']} test samples of the bit-exact fixed-point simulation "
+        f"Counts are means over {_samples(e)} of the bit-exact fixed-point simulation "
         f"(T = {e['timesteps']} input steps, {e['steps_per_inference']} steps per inference). "
         f"Fixed-point accuracy: {_pct(e['accuracy'])}.",
         "",
@@ -121,6 +127,31 @@ def energy_markdown(e: dict[str, Any], cmap: dict[str, Any]) -> str:
 
 def write_markdown(path: Path, e: dict[str, Any], cmap: dict[str, Any]) -> Path:
     return write_text(path, energy_markdown(e, cmap))
+
+
+def core_map_markdown(cmap: dict[str, Any], missing: str) -> str:
+    """energy.md of a bundle without energy: the core map, and what is missing and how to get it."""
+    out = [
+        "# Energy and spike-count report",
+        "",
+        f"**Energy not computed**: {missing}.",
+        "",
+        f"Loihi 2 resources ({cmap.get('model', 'approximate')}): {cmap['total_cores']} cores, "
+        f"{cmap['chips']} chip(s).",
+        "",
+        "| layer | neurons | connections | weight bits | synaptic words | cores |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for e in cmap["layers"]:
+        out.append(
+            f"| {e['name']} | {e['neurons']:,} | {e['connections']:,} | {e['bits_per_weight']} | "
+            f"{e['synaptic_memory_words']:,} | {e['cores']} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def write_core_map_markdown(path: Path, cmap: dict[str, Any], missing: str) -> Path:
+    return write_text(path, core_map_markdown(cmap, missing))
 
 
 def plot_energy(path: Path, e: dict[str, Any]) -> Path:

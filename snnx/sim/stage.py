@@ -195,8 +195,8 @@ def _open_inputs(
     return Inputs(n, timesteps, encoding, dataset, None, not is_binary(encoding), batches())
 
 
-def _read_labels(path: Path, n: int) -> np.ndarray:
-    """One integer class per sample from a .npy file (validated: it is a user's file)."""
+def _read_labels(path: Path, n: int, total: int, classes: int, spikes: Path) -> np.ndarray:
+    """One integer class per sample of the --input file (validated: it is a user's file); the first ``n``."""
     try:
         y = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -206,10 +206,13 @@ def _read_labels(path: Path, n: int) -> np.ndarray:
     if y.ndim != 1 or y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(y == np.round(y))):
         raise SnnxError(f"--labels {path} must be a 1-D array of integer classes, got shape {list(y.shape)} "
                         f"dtype {y.dtype}")
-    if len(y) < n:
-        raise SnnxError(f"--labels {path} has {len(y)} labels for {n} samples; give one label per sample")
-    if len(y) and y.min() < 0:
-        raise SnnxError(f"--labels {path} holds negative classes")
+    if len(y) != total:
+        raise SnnxError(f"--labels {path} has {len(y)} labels but --input {spikes} has {total} samples; "
+                        "give one label per sample, in the same order")
+    if len(y) and (y.min() < 0 or y.max() >= classes):
+        bad = int(y.min() if y.min() < 0 else y.max())
+        raise SnnxError(f"--labels {path} holds class {bad}, but model.net has {classes} output neurons "
+                        f"(classes 0..{classes - 1})")
     return y[:n].astype(np.int64)
 
 
@@ -235,7 +238,9 @@ def _file_inputs(net: LoihiNet, path: Path, samples: int | None, labels_path: Pa
         if chunk.size and (chunk.min() < 0 or chunk.max() > 255):
             raise SnnxError(f"--input {path} holds values outside [0, 255]")
         graded = graded or bool(chunk.size and chunk.max() > 1)
-    labels = _read_labels(Path(labels_path), n) if labels_path is not None else None
+    classes = int(np.prod(net.output_shape))
+    labels = (_read_labels(Path(labels_path), n, int(x.shape[0]), classes, path)
+              if labels_path is not None else None)
 
     def batches() -> Iterator[Batch]:
         for lo in range(0, n, INPUT_BATCH):

@@ -119,3 +119,48 @@ def test_trained_run_lava_equals_fast(tiny_run, mnist_dir):
     result = sim_command(run, "both", 40, None, None, mnist_dir)
     assert result.lava_fast_identical is True
     assert result.layers[0]["spikes"] > 0
+
+
+def test_labels_give_an_accuracy_for_a_users_spikes(foreign_run, capsys):
+    """--input with --labels on a folder holding only a foreign model.net: accuracy of the fixed-point run."""
+    run, net, x, spikes = foreign_run
+    pred = simulate(net, x).predictions
+    labels = pred.copy()
+    labels[::2] = (pred[::2] + 1) % 5  # every other sample wrong: 50 % exactly
+    np.save(run.parent / "labels.npy", labels)
+    result = sim_command(run, "fast", None, spikes, None, None, run.parent / "labels.npy")
+    assert result.fixed_accuracy == 0.5 and result.float_accuracy is None and result.agreement is None
+    assert SimResult.load(run / "sim.json").fixed_accuracy == 0.5
+    assert "50.00 %" in capsys.readouterr().out
+    first = sim_command(run, "fast", 4, spikes, None, None, run.parent / "labels.npy")  # --samples 4
+    assert first.fixed_accuracy == float(np.mean(pred[:4] == labels[:4]))
+    np.save(run.parent / "right.npy", pred.astype(np.float32))  # integer-valued floats are classes too
+    assert sim_command(run, "fast", None, spikes, None, None, run.parent / "right.npy").fixed_accuracy == 1.0
+
+
+def test_bad_labels_are_one_line_errors_and_write_nothing(foreign_run, capsys):
+    from snnx.cli import main
+
+    run, net, x, spikes = foreign_run
+    folder = run.parent
+    bad = {
+        "short.npy": (np.zeros(11, int), "has 11 labels but --input"),
+        "long.npy": (np.zeros(13, int), "has 13 labels but --input"),
+        "matrix.npy": (np.zeros((12, 5), int), "1-D array of integer classes"),
+        "fraction.npy": (np.full(12, 0.5), "1-D array of integer classes"),
+        "class.npy": (np.full(12, 5), "holds class 5, but model.net has 5 output neurons"),
+        "negative.npy": (np.full(12, -1), "holds class -1"),
+    }
+    for name, (labels, message) in bad.items():
+        np.save(folder / name, labels)
+        assert main(["sim", str(run), "--input", str(spikes), "--labels", str(folder / name)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("snnx: error: --labels") and message in err, err
+    (folder / "text.npy").write_text("0 1 2")
+    assert main(["sim", str(run), "--input", str(spikes), "--labels", str(folder / "text.npy")]) == 2
+    assert "is not a .npy array" in capsys.readouterr().err
+    assert main(["sim", str(run), "--input", str(spikes), "--labels", str(folder / "none.npy")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["sim", str(run), "--labels", str(folder / "short.npy")]) == 2
+    assert "--labels goes with --input" in capsys.readouterr().err
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".")) == ["model.net"]
