@@ -171,8 +171,8 @@ def test_missing_inputs_are_one_line_errors(run, tmp_path):
         deploy(partial)
     assert not (partial / "deploy").exists()
     shutil.copy(run / "model.net", partial / "model.net")  # no sim.json: core map, no energy figures
-    report = deploy(partial)
-    assert not report.has_energy and "run `snnx sim" in report.energy_missing
+    report, stdout = deploy(partial)
+    assert not report.has_energy and "energy: not computed" in stdout and "run `snnx sim" in report.energy_missing
     assert not (partial / "deploy" / "loihi2" / "energy.json").exists()
     with pytest.raises(SnnxError, match="--target 'tpu'"):
         deploy(run, "tpu")
