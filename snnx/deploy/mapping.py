@@ -137,7 +137,8 @@ def core_map(net: LoihiNet, limits: Loihi2Limits = LOIHI2) -> dict[str, Any]:
     layers = [
         map_layer(layer, shape, i, limits) for i, (layer, shape) in enumerate(synapse_inputs(net))
     ]
-    total_cores = sum(entry["cores"] for entry in layers)
+    block = _input_block(net, limits)
+    total_cores = sum(entry["cores"] for entry in layers) + (block["cores"] if block else 0)
     return {
         "approximate": True,
         "model": (
@@ -146,7 +147,8 @@ def core_map(net: LoihiNet, limits: Loihi2Limits = LOIHI2) -> dict[str, Any]:
         ),
         "hardware": limits.to_dict(),
         "layers": layers,
-        "total_neurons": sum(entry["neurons"] for entry in layers),
+        "input_block": block,
+        "total_neurons": sum(entry["neurons"] for entry in layers) + (block["neurons"] if block else 0),
         "total_synapses": sum(entry["synapses"] for entry in layers),
         "total_synaptic_memory_words": sum(entry["synaptic_memory_words"] for entry in layers),
         "total_cores": total_cores,
@@ -166,6 +168,27 @@ def core_map(net: LoihiNet, limits: Loihi2Limits = LOIHI2) -> dict[str, Any]:
     }
 
 
+def _input_block(net: LoihiNet, limits: Loihi2Limits) -> dict[str, Any] | None:
+    """lava-dl's Input block, if the net starts with one: neurons on neuro cores, no synapses.
+
+    Read defensively (``getattr``): LoihiNets without Input-block support have no such attribute.
+    """
+    block = getattr(net, "input_block", None)
+    if block is None:
+        return None
+    neurons, ntype = int(block.num_neurons), neuron_type(block)
+    return {
+        "name": "input",
+        "kind": "input",
+        "neuron_type": ntype,
+        "shape": list(block.shape),
+        "neurons": neurons,
+        "cores": max(1, math.ceil(neurons / limits.neurons_for(ntype))),
+        "note": "lava-dl Input block: its neurons take neuro cores (Intel's compiler put pilotnet_snn's "
+        "3x66x200 = 39,600 on 13 cores), fed by the host; no synapses",
+    }
+
+
 def format_core_map(cmap: dict[str, Any]) -> str:
     """The table printed by ``snnx deploy``."""
     head = (
@@ -180,6 +203,9 @@ def format_core_map(cmap: dict[str, Any]) -> str:
             f"{e['synaptic_memory_words']:>9,d}{100 * e['synaptic_memory_use']:>8.1f}%"
             f"{e['fan_in_max']:>8d}{e['fan_out_max']:>9d}{e['cores']:>7d}"
         )
+    block = cmap.get("input_block")
+    if block:
+        lines.append(f"{'input':10s}{block['neurons']:>9,d}{'':>58s}{block['cores']:>7d}")
     lines.append("-" * len(head))
     lines.append(
         f"{'total':10s}{cmap['total_neurons']:>9,d}{sum(e['connections'] for e in cmap['layers']):>11,d}"

@@ -7,6 +7,7 @@ lava-dl tutorials/lava/lib/dl/netx/{mnist,oxford,pilotnet_snn,pilotnet_sdnn}.
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -125,3 +126,21 @@ def test_limits_are_labelled_and_the_schema_is_versioned():
     cmap = core_map(dense_net([10, 3], [8]))
     assert cmap["approximate"] is True and "calibrated" in cmap["model"]
     assert schema_id("core_map") == "snnx.core_map/2"
+
+
+def test_an_input_block_takes_cores_of_its_own():
+    """A lava-dl Input block's neurons sit on neuro cores (pilotnet_snn's 3x66x200 LOIHI input); no synapses.
+
+    LoihiNets from before Input-block support have no ``input_block``; the map reads it with getattr,
+    so a stand-in net with one is enough here.
+    """
+    net = dense_net([39600, 10], [8])
+    block = SimpleNamespace(num_neurons=39600, neuron="LOIHI", shape=(3, 66, 200))
+    with_block = SimpleNamespace(input=net.input, layers=net.layers, input_block=block)
+    plain, cmap = core_map(net), core_map(with_block)
+    assert plain["input_block"] is None
+    assert cmap["input_block"]["cores"] == 10  # ceil(39,600 / 4,096); the compiler used 13 (3,168 each)
+    assert cmap["total_cores"] == plain["total_cores"] + 10
+    assert cmap["total_neurons"] == plain["total_neurons"] + 39600
+    assert [e["name"] for e in cmap["layers"]] == [e["name"] for e in plain["layers"]]  # sim.json's layers
+    assert "input" in format_core_map(cmap)
