@@ -39,6 +39,9 @@ NEURON_TYPES = ("CUBA", "LOIHI", "none")
 # netx's neuron for a dense layer without one (hdf5.py create_dense): du = iDecay - 1 = -1,
 # dv = 4096, vThMant = 1 << 18 - 1 = 1 << 17 (Python precedence): v = u + bias, never a spike
 INTEGRATOR = {"du": -1, "dv": DECAY_MAX + 1, "vth": 1 << 17}
+# lava-dl's Affine block with dynamics writes vThMant = 2**18 - 1 ("the maximum possible
+# threshold"); Lava runs any threshold, and none above VTH_MAX is ever reached (v <= 2**23 - 1)
+NETX_VTH_MAX = (1 << 18) - 1
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class LoihiLayer:
         _check_range(np.array([self.du]), DU_MIN, DECAY_MAX, where, "du")
         _check_range(np.array([self.dv]), 0, DECAY_MAX + 1, where, "dv")
         if self.neuron != "none":
-            _check_range(np.array([self.vth]), 0, VTH_MAX, where, "vth")
+            _check_range(np.array([self.vth]), 0, NETX_VTH_MAX, where, "vth")
         _check_range(np.array([self.message_bits]), 0, 24, where, "message_bits")
 
     @property
