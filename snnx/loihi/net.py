@@ -19,8 +19,7 @@ block: the same LIF fed the raw input, no synapse, no latency; netx ignores its 
 (netx's non-leaky integrator: iDecay 0, vDecay 4096, vThMant 1 << 17, which never spikes), any
 iDecay in [0, 4096] (du = iDecay - 1; du = -1 is a current that never decays) and vDecay in
 [0, 4096]. ``neuron`` names the type as the file does ("CUBA", "LOIHI", or "none" for the
-integrator); ``ref_delay`` and ``message_bits`` are kept for writing the file back (Lava's LIF
-sends binary spikes whatever the message bits).
+integrator); ``ref_delay`` is kept for writing the file back (Lava ignores it).
 Bit widths are checked in ``__post_init__`` so an invalid network cannot be built; the values
 are frozen (change one with ``dataclasses.replace``, which checks again). Reading and writing
 ``model.net`` is :mod:`snnx.loihi.netx`.
@@ -78,7 +77,6 @@ class LoihiLayer:
     scale: float = 1.0  # integer weight units per float unit (quantization scale k)
     neuron: str = "CUBA"  # netx neuron type: CUBA | LOIHI | none (dense without neurons)
     ref_delay: int = 1  # netx refDelay; Lava's netx ignores it (no refractory period)
-    message_bits: int = 0  # netx neuron/messageBits; Lava's LIF still sends 0/1 spikes
 
     def __post_init__(self) -> None:
         for key in ("shape", "stride", "padding", "dilation"):
@@ -119,7 +117,6 @@ class LoihiLayer:
         _check_range(np.array([self.dv]), 0, DECAY_MAX + 1, where, "dv")
         if self.neuron != "none":
             _check_range(np.array([self.vth]), 0, NETX_VTH_MAX, where, "vth")
-        _check_range(np.array([self.message_bits]), 0, 24, where, "message_bits")
 
     @property
     def is_synapse(self) -> bool:

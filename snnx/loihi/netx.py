@@ -113,8 +113,6 @@ def _write_neuron(g: h5py.Group, layer: LoihiLayer) -> None:
     n.create_dataset("vThMant", data=np.int64(layer.vth))
     n.create_dataset("refDelay", data=np.int64(layer.ref_delay))
     n.create_dataset("gradedSpike", data=np.bool_(False))
-    if layer.message_bits:
-        n.create_dataset("messageBits", data=np.int64(layer.message_bits))
 
 
 def _bias_to_file(layer: LoihiLayer) -> np.ndarray:
@@ -303,8 +301,9 @@ def _read_neuron(g: h5py.Group, where: str) -> dict[str, Any]:
     """netx's ``get_neuron_params`` for CUBA/LOIHI: du = iDecay - 1, dv = vDecay, vth = vThMant.
 
     A dense layer without a neuron group is netx's non-leaky integrator (``neuron="none"``).
-    LOIHI is built as the same LIF; refDelay, gradedSpike and messageBits change nothing in
-    Lava's LIF (it sends 0/1 spikes), so they are kept only to write the file back.
+    LOIHI is built as the same LIF; refDelay and gradedSpike change nothing in Lava's LIF (it
+    sends 0/1 spikes); refDelay is kept to write the file back. netx 0.6 cannot read
+    ``messageBits`` (its NetDict hands back a group, and building the next layer fails).
     """
     if "neuron" not in g:
         return {"neuron": "none"}
@@ -327,8 +326,11 @@ def _read_neuron(g: h5py.Group, where: str) -> dict[str, Any]:
     extra = {}
     if "refDelay" in n:
         extra["ref_delay"] = _scalar_int(n["refDelay"], where, "refDelay")
-    if "messageBits" in n:
-        extra["message_bits"] = _scalar_int(n["messageBits"], where, "messageBits")
+    if "messageBits" in n and _scalar_int(n["messageBits"], where, "messageBits") != 0:
+        raise SnnxError(
+            f"{where}: neuron/messageBits (graded output spikes) is not supported: netx 0.6 cannot read it "
+            "(Lava fails to build the next layer), so there is no Lava result to match; remove it"
+        )
     return {
         "neuron": ntype,
         "du": i_decay - 1,

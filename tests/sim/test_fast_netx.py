@@ -48,7 +48,7 @@ def assert_same(fast, lava) -> None:
 
 def test_fixtures_cover_netx_features():
     """The fixtures hold what the issue lists: Input blocks, LOIHI neurons, iDecay 0, vDecay 4096,
-    dense readouts without neurons, 5-D conv weights, biases, messageBits."""
+    dense readouts without neurons, 5-D conv weights, biases, the gradedSpike flag."""
     import h5py
 
     nets = {p.name: read_netx(p) for p in NETX_FILES}
@@ -58,14 +58,15 @@ def test_fixtures_cover_netx_features():
     assert any(layer.neuron == "none" for layer in layers)
     assert any(layer.du == -1 and layer.neuron != "none" for layer in layers)
     assert any(layer.dv == 4096 and layer.neuron != "none" for layer in layers)
-    assert any(layer.message_bits for layer in layers)
     assert any(layer.bias is not None and layer.kind == "dense" for layer in layers)
-    five_d = []
+    five_d, graded = [], []
     for p in NETX_FILES:
         with h5py.File(p) as f:
+            graded += [bool(f["layer"][k]["neuron/gradedSpike"][()]) for k in f["layer"]
+                       if "neuron/gradedSpike" in f["layer"][k]]
             five_d += [f["layer"][k]["weight"].ndim == 5 for k in f["layer"] if "weight" in f["layer"][k]
                        and f["layer"][k]["type"][0] == b"conv"]
-    assert any(five_d)
+    assert any(five_d) and any(graded)
 
 
 @pytest.mark.parametrize("path", NETX_FILES, ids=lambda p: p.name)
@@ -74,9 +75,9 @@ def test_netx_file_round_trip(path, tmp_path):
     the rewritten file gives the same spikes."""
     net = read_netx(path)
     back = read_netx(write_netx(net, tmp_path / "model.net"))
-    assert [(layer.kind, layer.shape, layer.neuron, layer.du, layer.dv, layer.vth, layer.message_bits)
+    assert [(layer.kind, layer.shape, layer.neuron, layer.du, layer.dv, layer.vth, layer.ref_delay)
             for layer in back.layers] == [(layer.kind, layer.shape, layer.neuron, layer.du, layer.dv,
-                                           layer.vth, layer.message_bits) for layer in net.layers]
+                                           layer.vth, layer.ref_delay) for layer in net.layers]
     x = fixture_inputs(net, 2, 4, 0)
     a, b = simulate(net, x), simulate(back, x)
     assert all(np.array_equal(s, t) for s, t in zip(a.spikes, b.spikes, strict=True))
