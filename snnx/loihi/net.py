@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from snnx.errors import SnnxError
-from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, DECAY_MAX, DU_MIN, VTH_MAX
+from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, DECAY_MAX, DU_MIN
 
 NEURON_TYPES = ("CUBA", "LOIHI", "none")
 # netx's neuron for a dense layer without one (hdf5.py create_dense): du = iDecay - 1 = -1,
