@@ -29,7 +29,7 @@ def fixture_inputs(net, samples: int, steps: int, seed: int) -> np.ndarray:
     shape = (samples, steps, *net.input.shape)
     if net.input_block is not None:
         return rng.integers(0, 256, shape).astype(np.uint8)
-    return (rng.random(shape) < rng.choice([0.1, 0.3])).astype(np.uint8)
+    return (rng.random(shape) < 0.1).astype(np.uint8)  # Oxford's net falls silent above ~0.2
 
 
 def assert_same(fast, lava) -> None:
@@ -94,7 +94,7 @@ def test_netx_fixture_matches_lava(path, tmp_path):
 
 
 @pytest.mark.lava
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(3))
 def test_random_netx_nets_match_lava(seed, tmp_path):
     """Random nets with Input blocks, iDecay 0, vDecay 4096, LOIHI neurons, biases and readouts
     without neurons; binary or graded input."""
@@ -106,3 +106,29 @@ def test_random_netx_nets_match_lava(seed, tmp_path):
     x = rng.integers(0, 256, shape) if graded else (rng.random(shape) < 0.4)
     x = x.astype(np.uint8)
     assert_same(simulate(net, x, record_state=True), run_lava(net, x, record_state=True, workdir=tmp_path))
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("name", ["lavadl/tiny.net"])
+def test_cli_sim_fast_input_on_a_foreign_model_net_gives_lavas_spikes(name, tmp_path):
+    """`snnx sim FOLDER --backend fast --input spikes.npy` on a folder holding only lava-dl's model.net."""
+    import shutil
+
+    from snnx.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(FIXTURES / name, run / "model.net")
+    net = read_netx(run / "model.net")
+    x = fixture_inputs(net, 3, 5, 2)
+    np.save(tmp_path / "spikes.npy", x)
+    out = tmp_path / "spikes.npz"
+    rc = main(["sim", str(run), "--backend", "fast", "--input", str(tmp_path / "spikes.npy"),
+               "--save-spikes", str(out)])
+    assert rc == 0
+    saved = np.load(out)
+    lava = run_lava(run / "model.net", x)
+    assert len(saved.files) == len(lava.spikes)
+    for i, s in enumerate(lava.spikes):
+        assert np.array_equal(saved[f"layer_{i + 1}"], s), f"layer {i + 1}"
+    assert sum(int(s.sum()) for s in lava.spikes) > 0
