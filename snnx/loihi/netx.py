@@ -13,7 +13,9 @@ network unchanged and we read networks that lava-dl wrote:
 * integer ``weight``; ``bias`` in weight units (netx: bias_mant = bias, bias_exp = 6). A conv
   bias is written per channel ``[C]`` when it is constant over H, W, else per neuron in WHC
   order, the two forms netx broadcasts.
-* ``neuron/{type: CUBA, iDecay = du + 1, vDecay = dv, vThMant = vth, refDelay, gradedSpike}``.
+* ``neuron/{type: CUBA | LOIHI, iDecay = du + 1, vDecay = dv, vThMant = vth, refDelay,
+  gradedSpike}``; a dense layer without neurons (netx's integrator) has no neuron group, and
+  lava-dl's Input block is ``layer/0`` (type input) with a neuron group (docs/design.md §6.4).
 
 Our own metadata (input spec, dt, per-layer name and scale, source) lives in the group
 ``snnx`` as one JSON attribute; netx only reads ``layer``.
