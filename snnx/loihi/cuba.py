@@ -6,7 +6,9 @@ membrane traces (:mod:`snnx.sim.trace` via :func:`pre_reset_voltage`). The fast 
 float64 path is the same arithmetic, used only where bounds prove it equal.
 
 ``du = -1`` (netx ``iDecay = 0``) is accepted: Lava's decay constant ``du + 1`` is then 0, so
-the current does not decay, which this arithmetic gives with no special case.
+the current does not decay, which this arithmetic gives with no special case; so does
+``dv = 4096`` (netx ``vDecay = 4096``: v keeps nothing, v = u + bias) and netx's integrator for a
+dense layer without neurons (du = -1, dv = 4096, a threshold v never reaches).
 """
 
 from __future__ import annotations

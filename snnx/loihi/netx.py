@@ -13,7 +13,9 @@ network unchanged and we read networks that lava-dl wrote:
 * integer ``weight``; ``bias`` in weight units (netx: bias_mant = bias, bias_exp = 6). A conv
   bias is written per channel ``[C]`` when it is constant over H, W, else per neuron in WHC
   order, the two forms netx broadcasts.
-* ``neuron/{type: CUBA, iDecay = du + 1, vDecay = dv, vThMant = vth, refDelay, gradedSpike}``.
+* ``neuron/{type: CUBA | LOIHI, iDecay = du + 1, vDecay = dv, vThMant = vth, refDelay,
+  gradedSpike}``; a dense layer without neurons (netx's integrator) has no neuron group, and
+  lava-dl's Input block is ``layer/0`` (type input) with a neuron group (docs/design.md §6.4).
 
 Our own metadata (input spec, dt, per-layer name and scale, source) lives in the group
 ``snnx`` as one JSON attribute; netx only reads ``layer``.
@@ -42,6 +44,12 @@ from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 META_GROUP = "snnx"
 FORMAT_VERSION = 1
 REF_DELAY = 1  # netx ignores it; lava-dl writes 1 for CUBA neurons
+# netx 0.6 builds these neuron types, which snnx does not simulate, and why (docs/design.md §6.4, §7.1)
+UNSUPPORTED_NEURONS = {
+    "SDNN": "sigma-delta neurons carry their state across samples (Lava ignores reset_interval for "
+    "them), so samples cannot be simulated as a batch; run it in Lava (--backend lava is refused "
+    "too: snnx's Lava engines stream samples with resets)",
+}
 
 SUPPORTED = ("input", "dense", "conv", "flatten")
 
@@ -61,7 +69,11 @@ def write_netx(net: LoihiNet, path: str | Path) -> Path:
         inp = layers.create_group("0")
         _put_str(inp, "type", "input")
         inp.create_dataset("shape", data=np.asarray(net.input.shape, dtype=np.int64))
-        for i, layer in enumerate(net.layers, start=1):
+        block = net.input_block
+        if block is not None:
+            _write_neuron(inp, block)
+        rest = net.layers[1:] if block is not None else net.layers
+        for i, layer in enumerate(rest, start=1):
             _write_layer(layers.create_group(str(i)), layer)
         meta = f.create_group(META_GROUP)
         meta.attrs["json"] = json.dumps(_metadata(net))
@@ -91,12 +103,17 @@ def _write_layer(g: h5py.Group, layer: LoihiLayer) -> None:
         g.create_dataset("groups", data=np.int64(layer.groups))
     if layer.bias is not None:
         g.create_dataset("bias", data=_bias_to_file(layer))
+    if layer.neuron != "none":  # netx builds its integrator for a dense layer without neurons
+        _write_neuron(g, layer)
+
+
+def _write_neuron(g: h5py.Group, layer: LoihiLayer) -> None:
     n = g.create_group("neuron")
-    _put_str(n, "type", "CUBA")
+    _put_str(n, "type", layer.neuron)
     n.create_dataset("iDecay", data=np.int64(layer.du + 1))
     n.create_dataset("vDecay", data=np.int64(layer.dv))
     n.create_dataset("vThMant", data=np.int64(layer.vth))
-    n.create_dataset("refDelay", data=np.int64(REF_DELAY))
+    n.create_dataset("refDelay", data=np.int64(layer.ref_delay))
     n.create_dataset("gradedSpike", data=np.bool_(False))
 
 
@@ -188,12 +205,13 @@ def _read_layers(group: h5py.Group, meta: dict[str, Any] | None, path: Path) -> 
         if kind == "input":
             if layers or input_shape is not None:
                 raise SnnxError(f"{where}: an input layer must come first")
-            if "neuron" in g:
-                raise SnnxError(
-                    f"{where}: an input layer with neurons (lava-dl Input block) is not supported"
-                )
             input_shape = tuple(int(s) for s in np.atleast_1d(g["shape"][()]))
+            validate.check_shape(input_shape, where)
             prev_shape = input_shape
+            if "neuron" in g:
+                # lava-dl's Input block: netx builds a LIF fed the raw input; it ignores the
+                # block's weight and bias (blocks/process.py Input drops its "transform")
+                layers.append(LoihiLayer(kind="input", shape=input_shape, **_read_neuron(g, where)))
             continue
         if not layers and input_shape is None:
             input_shape = _infer_input_shape(g, kind, where)
@@ -260,6 +278,8 @@ def _read_layer(
             bias = np.full(n, int(bias[0]))
         return LoihiLayer(kind="dense", shape=(n,), weight=weight, bias=bias, **neuron)
     # conv
+    if neuron["neuron"] == "none":
+        raise SnnxError(f"{where}: a conv layer without a neuron group cannot be built by netx")
     if len(shape) != 3:
         raise SnnxError(f"{where}: conv layer shape must be [C, H, W], got {list(shape)}")
     weight = weight.reshape(weight.shape[:4])
@@ -279,31 +299,46 @@ def _read_layer(
     )
 
 
-def _read_neuron(g: h5py.Group, where: str) -> dict[str, int]:
+def _read_neuron(g: h5py.Group, where: str) -> dict[str, Any]:
+    """netx's ``get_neuron_params`` for CUBA/LOIHI: du = iDecay - 1, dv = vDecay, vth = vThMant.
+
+    A dense layer without a neuron group is netx's non-leaky integrator (``neuron="none"``).
+    LOIHI is built as the same LIF; refDelay and gradedSpike change nothing in Lava's LIF (it
+    sends 0/1 spikes); refDelay is kept to write the file back. netx 0.6 cannot read
+    ``messageBits`` (its NetDict hands back a group, and building the next layer fails).
+    """
     if "neuron" not in g:
-        raise SnnxError(
-            f"{where}: layer has no 'neuron' group (netx would use a non-decaying integrator); not supported"
-        )
+        return {"neuron": "none"}
     n = g["neuron"]
     ntype = _get_str(n, "type", where + "/neuron")
+    if ntype in UNSUPPORTED_NEURONS:
+        raise SnnxError(f"{where}: neuron type {ntype} is not supported: {UNSUPPORTED_NEURONS[ntype]}")
     if ntype not in ("CUBA", "LOIHI"):
         raise SnnxError(
-            f"{where}: neuron type {ntype!r} is not supported (snnx simulates CUBA LIF)"
+            f"{where}: neuron type {ntype!r} is not supported (snnx simulates netx's CUBA and LOIHI LIF)"
         )
-    if "messageBits" in n and int(np.asarray(n["messageBits"][()]).reshape(-1)[0]) != 0:
-        raise SnnxError(f"{where}: graded output spikes (neuron/messageBits) are not supported")
     for key in ("iDecay", "vDecay", "vThMant"):
         if key not in n:
             raise SnnxError(f"{where}: neuron/{key} is missing")
     i_decay = _scalar_int(n["iDecay"], where, "iDecay")
-    if i_decay < 1:
+    v_decay = _scalar_int(n["vDecay"], where, "vDecay")
+    for key, value in (("iDecay", i_decay), ("vDecay", v_decay)):
+        if not 0 <= value <= 4096:
+            raise SnnxError(f"{where}: neuron/{key} {value} is outside netx's range [0, 4096]")
+    extra = {}
+    if "refDelay" in n:
+        extra["ref_delay"] = _scalar_int(n["refDelay"], where, "refDelay")
+    if "messageBits" in n and _scalar_int(n["messageBits"], where, "messageBits") != 0:
         raise SnnxError(
-            f"{where}: neuron iDecay {i_decay} (du = {i_decay - 1}) is not supported; need iDecay in [1, 4096]"
+            f"{where}: neuron/messageBits (graded output spikes) is not supported: netx 0.6 cannot read it "
+            "(Lava fails to build the next layer), so there is no Lava result to match; remove it"
         )
     return {
+        "neuron": ntype,
         "du": i_decay - 1,
-        "dv": _scalar_int(n["vDecay"], where, "vDecay"),
+        "dv": v_decay,
         "vth": _scalar_int(n["vThMant"], where, "vThMant"),
+        **extra,
     }
 
 
@@ -334,6 +369,8 @@ def _apply_meta(
     if not meta:
         return layers
     info = meta.get("layers", [])
+    if layers and layers[0].kind == "input" and len(info) == len(layers) - 1:
+        info = [{"name": "input"}, *info]  # metadata written before input blocks existed
     if len(info) != len(layers):
         raise SnnxError(
             f"{path}: metadata lists {len(info)} layers but the file has {len(layers)}; re-run `snnx export`"

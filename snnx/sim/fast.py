@@ -17,6 +17,11 @@ reset_offset=1)`` computes under ``Loihi2SimCfg(select_tag="fixed_pt")`` for one
   sums below 2**24, else in float64.
 * CUBA neuron: :func:`snnx.loihi.cuba.cuba_step`, the one integer step; :class:`_Lif` is the same
   arithmetic in float64 (exact for these integers), chosen when bounds prove it equal.
+* lava-dl's Input block (a first ``input`` layer with neurons): the same LIF fed the raw input
+  with no synapse and no latency; it runs from step 0 (netx resets it when the sample's first
+  input arrives, with ``reset_offset = 0``: :func:`snnx.sim.lava_backend.reset_offset`) and its
+  spikes, u, v are ``FastRun.in_spikes``/``in_u``/``in_v``. A dense layer without neurons is
+  netx's integrator (du = -1, dv = 4096, a threshold it never reaches), the same step.
 
 Speed comes from doing every synapse for all steps of a layer at once (one big GEMM, an
 int8 VNNI GEMM through oneDNN when the weights allow it, exact because it accumulates in
@@ -70,7 +75,7 @@ class _Lif:
         """Decide from the largest |input| which operations the float path needs, if it is exact."""
         a64 = a_max * 64.0
         # |x| before the wrap is at most the geometric series of the decayed inputs
-        grow_u = steps if self.mu == 4095 else min(steps, 4096.0 / (4096 - self.mu))
+        grow_u = steps if self.mu >= 4095 else min(steps, 4096.0 / (4096 - self.mu))
         x_bound = a64 * grow_u + a64
         self.exact_float = a64 < 2**31 - 2**25 and x_bound < 2**31 - 2**25
         self.needs_wrap = x_bound > U_MAX
@@ -284,12 +289,18 @@ class _Conv:
 
 @dataclass
 class FastRun:
-    """Spikes (and u, v) of every synapse layer: [N, T + L, *layer shape]; index 0 = Lava step 1."""
+    """Spikes (and u, v) of every synapse layer: [N, T + L, *layer shape]; index 0 = Lava step 1.
+
+    ``in_spikes`` (``in_u``, ``in_v``): the same for lava-dl's Input block, if the net has one.
+    """
 
     spikes: list[np.ndarray]
     latency: int
     u: list[np.ndarray] | None = None
     v: list[np.ndarray] | None = None
+    in_spikes: np.ndarray | None = None
+    in_u: np.ndarray | None = None
+    in_v: np.ndarray | None = None
 
     @property
     def steps(self) -> int:
@@ -314,12 +325,23 @@ def predictions(counts: np.ndarray) -> np.ndarray:
     return counts.reshape(counts.shape[0], -1).argmax(axis=1)
 
 
+class _Identity:
+    """lava-dl's Input block has no synapse: its LIF takes the input values as they are."""
+
+    def __init__(self, in_max: int) -> None:
+        self.a_max = float(in_max)
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        return s.astype(np.float32)
+
+
 @dataclass
 class _Stage:
     layer: LoihiLayer
-    synapse: _Dense | _Conv
+    synapse: _Dense | _Conv | _Identity
     lif: _Lif
-    index: int  # 0-based synapse layer index = steps held in reset minus one
+    index: int  # 0-based synapse layer index; -1 for the input block
+    start: int  # first step it runs (steps before it are held in reset): its latency
 
 
 @dataclass
@@ -343,17 +365,21 @@ class FastSimulator:
         shape = tuple(net.input.shape)
         in_max = 255 if self.graded else 1
         self.stages = []
+        n_syn = 0
         for layer in net.layers:
             if layer.kind == "flatten":
                 shape = (int(np.prod(shape)),)
                 continue
-            syn = (
-                _Dense(layer, shape, in_max)
-                if layer.kind == "dense"
-                else _Conv(layer, shape, in_max)
-            )
+            if layer.kind == "input":
+                syn = _Identity(in_max)
+            elif layer.kind == "dense":
+                syn = _Dense(layer, shape, in_max)
+            else:
+                syn = _Conv(layer, shape, in_max)
             lif = _Lif(cuba_params(layer), tuple(layer.shape), syn.a_max, self.steps)
-            self.stages.append(_Stage(layer, syn, lif, len(self.stages)))
+            index = n_syn if layer.is_synapse else -1
+            n_syn += layer.is_synapse
+            self.stages.append(_Stage(layer, syn, lif, index, index + 1))
             shape = tuple(layer.shape)
             in_max = 1
 
@@ -374,7 +400,15 @@ class FastSimulator:
                 np.concatenate(arrs) for arrs in zip(*(getattr(p, key) for p in parts), strict=True)
             ]
 
-        return FastRun(spikes=cat("spikes"), latency=self.latency, u=cat("u"), v=cat("v"))
+        def cat1(key: str) -> np.ndarray | None:
+            if getattr(parts[0], key) is None:
+                return None
+            return np.concatenate([getattr(p, key) for p in parts])
+
+        return FastRun(
+            spikes=cat("spikes"), latency=self.latency, u=cat("u"), v=cat("v"),
+            in_spikes=cat1("in_spikes"), in_u=cat1("in_u"), in_v=cat1("in_v"),
+        )
 
     def chunk_size(self, budget_bytes: int = 32 * 2**20) -> int:
         """Samples simulated together: big GEMMs, yet inputs, currents and spikes stay small."""
@@ -386,27 +420,39 @@ class FastSimulator:
         n = x.shape[0]
         spikes, us, vs = [], [], []
         src = None
+        block = None
         for st in self.stages:
             shape = st.layer.shape
-            if st.index == 0:
+            if src is None:
                 # the input: one GEMM over all samples and steps, then time-major [T, N, ...]
                 a = st.synapse(x.reshape(n * x.shape[1], *x.shape[2:]))
                 a = np.ascontiguousarray(np.moveaxis(a.reshape(n, x.shape[1], *shape), 1, 0))
             else:
-                # Layer i runs steps i+1..S-1; its input at step t is the previous layer's output at
-                # step t-1, and the previous layer is silent before step i: use steps i..S-2 of it.
-                used = src[st.index : self.steps - 1]
+                # A layer starting at step c runs steps c..S-1; its input at step t is the previous
+                # layer's output at step t-1, silent before step c-1: use steps c-1..S-2 of it.
+                used = src[st.start - 1 : self.steps - 1]
                 a = st.synapse(used.reshape(-1, *used.shape[2:])).reshape(used.shape[0], n, *shape)
             s, u, v = self._lif_blocks(st, a, record_state)
-            spikes.append(s)
-            us.append(u)
-            vs.append(v)
+            if st.layer.kind == "input":
+                # its window is R = S - 1 steps (docs/design.md §5): step S - 1 is the next sample's
+                for arr in (s, u, v):
+                    if arr is not None:
+                        arr[self.steps - 1 :] = 0
+                block = (s, u, v)
+            else:
+                spikes.append(s)
+                us.append(u)
+                vs.append(v)
             src = s
+        state = record_state and block is not None
         return FastRun(
             spikes=[_batch_major(s) for s in spikes],
             latency=self.latency,
             u=[_batch_major(u) for u in us] if record_state else None,
             v=[_batch_major(v) for v in vs] if record_state else None,
+            in_spikes=_batch_major(block[0]) if block is not None else None,
+            in_u=_batch_major(block[1]) if state else None,
+            in_v=_batch_major(block[2]) if state else None,
         )
 
     def _lif_blocks(self, st: _Stage, a: np.ndarray, record_state: bool):
@@ -415,7 +461,7 @@ class FastSimulator:
         per_sample = int(np.prod(st.layer.shape))
         block = max(1, min(n, (1 << 16) // max(per_sample, 1)))
         parts = [
-            st.lif.run(a[:, i : i + block], st.index + 1, self.steps, record_state)
+            st.lif.run(a[:, i : i + block], st.start, self.steps, record_state)
             for i in range(0, n, block)
         ]
         if len(parts) == 1:

@@ -27,12 +27,24 @@ from snnx.errors import SnnxError
 from snnx.loihi.net import LoihiNet
 from snnx.loihi.netx import read_netx, write_netx
 from snnx.sim.fast import FastRun, check_inputs, is_graded
-from snnx.sim.lava_build import allow_lava_import, build_lava_network
+from snnx.sim.lava_build import allow_lava_import, build_lava_network, input_port
 
 
 def reset_interval(timesteps: int, latency: int) -> int:
     """R = T + L - 1: the shortest interval whose windows hold all T + L steps of every layer."""
     return max(1, timesteps + latency - 1)
+
+
+def reset_offset(net: LoihiNet) -> int:
+    """netx's ``reset_offset`` that resets every block when its sample's first input reaches it.
+
+    netx resets its first block at ``time_step mod R == reset_offset + 1`` and each further
+    block one step later (docs/design.md §5). Sample k's input is sent at steps k*R + 1 ...;
+    a dense/conv block adds one step of latency, lava-dl's Input block none, so the first
+    block must reset at step 2 (offset 1) for a synapse layer and at step 1 (offset 0) for an
+    Input block. Any other offset lets one sample's tail spill into the next sample's window.
+    """
+    return 0 if net.input_block is not None else 1
 
 
 def _whc(a: np.ndarray) -> np.ndarray:
@@ -46,7 +58,8 @@ def lava_inputs(net: LoihiNet, x: np.ndarray) -> np.ndarray:
     A conv-first net takes WHC frames; a dense-first net takes the flat vector in our (C, H, W)
     order, which is the order of its weight columns (netx flattens nothing before layer 1).
     """
-    if net.synapse_layers[0].kind == "dense":
+    first = net.layers[0]
+    if first.kind == "dense" or (first.kind == "input" and len(first.shape) != 3):
         return x.reshape(x.shape[0], x.shape[1], -1)
     return _whc(x)
 
@@ -65,14 +78,16 @@ def cut_samples(
 ) -> np.ndarray:
     """Global per-step trace [total_steps, *shape] -> per-sample [n, steps, *shape].
 
-    Sample k's step t (0-based) is Lava step k*R + t + 1; steps before ``layer_index`` + 1
-    belong to the previous sample's window and are zeroed.
+    Sample k's step t (0-based) is Lava step k*R + t + 1; a layer's window is the R steps from
+    its reset step ``layer_index`` + 1 (-1 for lava-dl's Input block); steps outside it belong
+    to the previous or next sample's window and are zeroed.
     """
     out = np.zeros((n, steps, *trace.shape[1:]), dtype=trace.dtype)
     for k in range(n):
         lo = k * interval
-        out[k] = trace[lo : lo + steps]
+        out[k, : min(steps, len(trace) - lo)] = trace[lo : lo + steps]
     out[:, : layer_index + 1] = 0
+    out[:, layer_index + 1 + interval :] = 0
     return out
 
 
@@ -94,7 +109,7 @@ class LavaEngine:
 
     net_path: Path
     interval: int | None = None
-    reset_offset: int = 1
+    reset_offset: int | None = None  # default: :func:`reset_offset` of the net
     run_cfg: object | None = None
     output_only: bool = False
     record_state: bool = False
@@ -121,11 +136,11 @@ class LavaEngine:
         lava_net = build_lava_network(
             self.net_path,
             reset_interval=interval,
-            reset_offset=self.reset_offset,
+            reset_offset=reset_offset(net) if self.reset_offset is None else self.reset_offset,
             input_message_bits=8 if is_graded(x) else 0,
         )
         src = Source(data=input_schedule(lava_inputs(net, x.astype(np.int32)), interval, total))
-        src.s_out.connect(lava_net.inp)
+        src.s_out.connect(input_port(lava_net))
         monitors, sink = [], None  # a Lava Monitor holds one probe
         if self.output_only:
             sink = Sink(shape=lava_net.out.shape, buffer=total)
@@ -161,16 +176,21 @@ class LavaEngine:
             with contextlib.suppress(Exception):
                 lava_net.stop()
         layers = net.synapse_layers
+        block = net.input_block
+        if block is not None and not self.output_only:
+            block_data, data = data[0], data[1:]
         recorded = list(range(len(layers)))[-len(data) :] if self.output_only else range(len(layers))
         if len(data) != len(recorded):
             raise SnnxError(f"netx built {len(data)} layers, the network has {len(layers)}")
 
-        def per_sample(key: str, j: int, i: int) -> np.ndarray:
-            trace = np.asarray(data[j][key])
-            if len(layers[i].shape) == 3:
+        def cut(trace: np.ndarray, layer, index: int) -> np.ndarray:
+            trace = np.asarray(trace)
+            if len(layer.shape) == 3:
                 trace = _whc(trace)
-            trace = trace.reshape(total, *layers[i].shape)
-            return cut_samples(trace, n, steps, interval, i)
+            return cut_samples(trace.reshape(total, *layer.shape), n, steps, interval, index)
+
+        def per_sample(key: str, j: int, i: int) -> np.ndarray:
+            return cut(data[j][key], layers[i], i)
 
         def state(key: str) -> list[np.ndarray] | None:
             if not record_state:
@@ -178,7 +198,13 @@ class LavaEngine:
             return [per_sample(key, j, i).astype(np.int64) for j, i in enumerate(recorded)]
 
         spikes = [per_sample("s_out", j, i).astype(bool) for j, i in enumerate(recorded)]
-        return LavaRun(spikes=spikes, latency=latency, u=state("u"), v=state("v"))
+        run = LavaRun(spikes=spikes, latency=latency, u=state("u"), v=state("v"))
+        if block is not None and not self.output_only:
+            run.in_spikes = cut(block_data["s_out"], block, -1).astype(bool)
+            if record_state:
+                run.in_u = cut(block_data["u"], block, -1).astype(np.int64)
+                run.in_v = cut(block_data["v"], block, -1).astype(np.int64)
+        return run
 
 
 def run_lava(
@@ -274,6 +300,8 @@ def run_lava_stream(
             "timesteps": t,
             "steps": steps,
             "interval": interval,
+            "reset_offset": reset_offset(net),
+            "input_block": net.input_block is not None,
             "graded": bool(is_graded(x)),
             "chunk": chunk,
         }

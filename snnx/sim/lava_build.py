@@ -61,3 +61,19 @@ def build_lava_network(path: str | Path, **kwargs: Any):
         from lava.lib.dl.netx.hdf5 import Network
 
         return Network(net_config=str(path), **kwargs)
+
+
+def input_port(lava_net: Any):
+    """The port a source connects to: ``lava_net.inp``, or for a net that starts with lava-dl's
+    Input block that block's neuron's ``a_in``.
+
+    netx's Input block never connects its own ``inp`` to its neuron ("the input must be handled
+    through neuron's bias", blocks/process.py), and Lava's compiler then fails on the block
+    ("No subcompiler exists for ... PyInputModel"); lava-dl's own tests connect the source to
+    ``net.in_layer.neuron.a_in``, which is what this returns.
+    """
+    from lava.lib.dl.netx.blocks.process import Input
+
+    if isinstance(lava_net.in_layer, Input):
+        return lava_net.in_layer.neuron.a_in
+    return lava_net.inp

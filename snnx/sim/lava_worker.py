@@ -32,7 +32,7 @@ def run(job: dict) -> None:
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
-    from snnx.sim.lava_build import build_lava_network
+    from snnx.sim.lava_build import build_lava_network, input_port
     from snnx.sim.lavaproc.bridge import Bridge
 
     lava_net = None
@@ -40,7 +40,7 @@ def run(job: dict) -> None:
         lava_net = build_lava_network(
             job["net_path"],
             reset_interval=job["interval"],
-            reset_offset=1,
+            reset_offset=job.get("reset_offset", 1),
             input_message_bits=8 if job["graded"] else 0,
         )
         bridge = Bridge(
@@ -54,8 +54,10 @@ def run(job: dict) -> None:
             steps=job["steps"],
             interval=job["interval"],
         )
-        bridge.s_out.connect(lava_net.inp)
-        for i, block in enumerate(lava_net.layers):
+        bridge.s_out.connect(input_port(lava_net))
+        # lava-dl's Input block (first, when the net has one) is not recorded
+        blocks = lava_net.layers[1:] if job.get("input_block") else lava_net.layers
+        for i, block in enumerate(blocks):
             block.out.connect(getattr(bridge, f"inp_{i}"))
         interval = job["interval"]
         total = job["count"] * interval + 1  # sample k ends at Lava step (k + 1) R + 1

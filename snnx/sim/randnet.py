@@ -131,3 +131,36 @@ def random_inputs(
     """Binary inputs [samples, steps, *input shape]; a high rate drives u past 2**23."""
     p = rate if rate is not None else float(rng.choice([0.05, 0.3, 0.9]))
     return (rng.random((samples, steps, *net.input.shape)) < p).astype(np.uint8)
+
+
+def random_netx_neuron(rng: np.random.Generator, shape: tuple[int, ...]) -> dict:
+    """The neuron parameters netx 0.6 accepts beyond snnx's own export: iDecay 0 (du = -1, a
+    current that never decays) and vDecay 4096 often, LOIHI as often as CUBA, biases."""
+    du = int(rng.choice([-1, -1, 0, 4095, int(rng.integers(0, DECAY_MAX + 1))]))
+    dv = int(rng.choice([4096, 0, int(rng.integers(0, DECAY_MAX + 1))]))
+    vth = int(rng.choice([int(rng.integers(0, 200)), int(rng.integers(0, 3000)), VTH_MAX]))
+    bias = rng.integers(-80, 120, shape) if rng.random() < 0.6 else None
+    return {"du": du, "dv": dv, "vth": vth, "bias": bias, "neuron": str(rng.choice(["CUBA", "LOIHI"]))}
+
+
+def random_netx_net(rng: np.random.Generator, sizes: list[int], input_block: bool | None = None) -> LoihiNet:
+    """A dense net as lava-dl's netx files hold them: maybe an Input block first (graded input
+    into input neurons), iDecay 0 / vDecay 4096 / LOIHI neurons and biases, and maybe a readout
+    without neurons (netx's integrator)."""
+    layers = []
+    block = bool(rng.random() < 0.5) if input_block is None else input_block
+    if block:
+        p = random_netx_neuron(rng, (sizes[0],))
+        p["bias"] = None  # netx ignores an Input block's bias
+        layers.append(LoihiLayer(kind="input", shape=(sizes[0],), name="input", **p))
+    pairs = list(zip(sizes[:-1], sizes[1:], strict=False))
+    for i, (n_in, n_out) in enumerate(pairs):
+        weight = random_weight(rng, (n_out, n_in), extreme=True)
+        if i == len(pairs) - 1 and rng.random() < 0.5:
+            bias = rng.integers(-80, 120, (n_out,)) if rng.random() < 0.5 else None
+            layers.append(LoihiLayer("dense", (n_out,), name=f"dense{i + 1}", weight=weight, bias=bias, neuron="none"))
+        else:
+            layers.append(LoihiLayer("dense", (n_out,), name=f"dense{i + 1}", weight=weight,
+                                     **random_netx_neuron(rng, (n_out,))))
+    return LoihiNet(input=InputSpec(shape=(sizes[0],), encoding="spikes", timesteps=0), layers=layers,
+                    source="random netx")

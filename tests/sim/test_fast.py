@@ -13,14 +13,15 @@ from snnx.sim.fast import FastSimulator, _Dense, _Lif, predictions, simulate
 from snnx.sim.randnet import random_dense_net, random_inputs
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(10))
 def test_float_recurrence_equals_integer_reference(seed):
-    """The float64 fast path gives the int32 reference's spikes, u and v (including wraps)."""
+    """The float64 fast path gives the int32 reference's spikes, u and v (including wraps),
+    also for netx's du = -1 (iDecay 0) and dv = 4096 (vDecay 4096)."""
     rng = np.random.default_rng(seed)
     shape = (7,)
     p = CubaParams(
-        du=int(rng.choice([0, 1, 2047, 4094, 4095])),
-        dv=int(rng.choice([0, 1, 205, 4095])),
+        du=int(rng.choice([-1, 0, 1, 2047, 4094, 4095])),
+        dv=int(rng.choice([0, 1, 205, 4095, 4096])),
         vth=int(rng.choice([0, 3, 1000, 131071])),
         bias=rng.integers(-4096, 4096, shape),
     )

@@ -1,0 +1,172 @@
+"""lava-dl's netx networks: snnx's fast simulator against Lava, identical yes/no and speed.
+
+Every netx fixture in tests/sim/fixtures/netx: the files made with lava-dl's own blocks in the
+shape of its tutorial and test networks (bootstrap MNIST, PilotNet LIF, netx tiny, random
+mixed; make_fixtures.py) and copies of lava-dl's own small files (lavadl/: netx tiny, the Oxford
+and MNIST tutorial networks). Inputs: graded frames 0..255 into an Input block (as lava-dl's
+bootstrap and PilotNet nets take images), binary spikes (rate 0.1) otherwise; T = 16 steps.
+
+Both engines run the same sample stream (netx ``reset_interval``, docs/design.md §5):
+* snnx fast: ``FastSimulator`` on ``--samples`` samples in one call (it batches internally),
+  best of 3;
+* Lava: ``run_lava_stream`` (snnx's LavaWorkerEngine: one worker process per core, each one
+  netx network fed in chunks through a single bridge process, Loihi2SimCfg fixed_pt), its best
+  setting we know. Its rate is measured marginally: (n_big - n_small) / (t_big - t_small), so
+  Lava's start-up of several seconds is not charged to it.
+"identical" compares every layer's spikes of the Lava samples, each from its reset step on.
+
+    .venv/bin/python benchmarks/lavadl_nets.py [--samples 2000] [--lava-samples 24]
+Writes benchmarks/results/lavadl_nets.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from snnx.io import write_json
+from snnx.loihi.net import LoihiNet
+from snnx.loihi.netx import read_netx
+from snnx.sim.fast import FastSimulator, is_graded
+from snnx.sim.lava_backend import default_workers, run_lava_stream
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "sim" / "fixtures" / "netx"
+RESULTS = Path(__file__).parent / "results" / "lavadl_nets.json"
+STEPS = 16
+
+
+def inputs(net: LoihiNet, n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    shape = (n, STEPS, *net.input.shape)
+    if net.input_block is not None:
+        return rng.integers(0, 256, shape).astype(np.uint8)
+    return (rng.random(shape) < 0.1).astype(np.uint8)  # Oxford's net falls silent above ~0.2
+
+
+def describe(net: LoihiNet) -> str:
+    parts = []
+    for layer in net.layers:
+        if layer.kind == "input":
+            parts.append(f"In[{'x'.join(map(str, layer.shape))}]")
+        elif layer.kind == "conv":
+            parts.append(f"{layer.shape[0]}c{layer.weight.shape[-1]}s{layer.stride[0]}")
+        elif layer.kind == "dense":
+            parts.append(f"{layer.shape[0]}{'i' if layer.neuron == 'none' else ''}")
+    return "-".join(parts)
+
+
+def features(net: LoihiNet) -> list[str]:
+    f = []
+    if net.input_block is not None:
+        f.append("Input block")
+    if any(layer.neuron == "LOIHI" for layer in net.layers):
+        f.append("LOIHI")
+    if any(layer.neuron == "none" for layer in net.layers):
+        f.append("dense w/o neurons")
+    if any(layer.du == -1 and layer.neuron != "none" for layer in net.layers):
+        f.append("iDecay 0")
+    if any(layer.dv == 4096 and layer.neuron != "none" for layer in net.layers):
+        f.append("vDecay 4096")
+    if any(layer.kind == "conv" for layer in net.layers):
+        f.append("conv")
+    if any(layer.bias is not None for layer in net.layers):
+        f.append("bias")
+    return f
+
+
+def time_fast(sim: FastSimulator, x: np.ndarray, repeats: int = 3) -> float:
+    sim.run(x[: min(len(x), 64)])
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        sim.run(x)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def time_lava(path: Path, x: np.ndarray, n_small: int):
+    t = time.perf_counter()
+    run_lava_stream(path, x[:n_small], progress=False)
+    t_small = time.perf_counter() - t
+    t = time.perf_counter()
+    run = run_lava_stream(path, x, progress=False)
+    t_big = time.perf_counter() - t
+    return run, t_small, t_big
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=2000, help="samples through the fast simulator")
+    ap.add_argument("--lava-samples", type=int, default=24, help="samples through Lava (big run)")
+    ap.add_argument("--only", nargs="*", help="file names to run (default: all fixtures)")
+    args = ap.parse_args()
+    files = sorted(FIXTURES.glob("*.net")) + sorted((FIXTURES / "lavadl").glob("*.net"))
+    if args.only:
+        files = [p for p in files if p.name in args.only]
+    workers = default_workers()
+    n_small = workers  # one sample per worker: start-up plus one sample each
+    n_big = max(args.lava_samples, 3 * workers)
+    rows = []
+    for path in files:
+        net = read_netx(path)
+        x = inputs(net, max(args.samples, n_big))
+        sim = FastSimulator(net, STEPS, graded=is_graded(x))
+        fast_s = time_fast(sim, x[: args.samples])
+        lava, t_small, t_big = time_lava(path, x[:n_big], n_small)
+        fast_sub = sim.run(x[:n_big])
+        identical = all(np.array_equal(a, b) for a, b in zip(fast_sub.spikes, lava.spikes, strict=True))
+        fast_sps = args.samples / fast_s
+        lava_sps = (n_big - n_small) / max(t_big - t_small, 1e-9)
+        source = "lava-dl repository" if path.parent.name == "lavadl" else "made with lava-dl blocks"
+        rows.append({
+            "network": path.name if path.parent.name != "lavadl" else f"lavadl/{path.name}",
+            "source": source,
+            "layers": describe(net),
+            "features": features(net),
+            "timesteps": STEPS,
+            "graded_input": bool(is_graded(x)),
+            "samples_fast": args.samples,
+            "fast_seconds": round(fast_s, 4),
+            "fast_samples_per_s": round(fast_sps, 1),
+            "samples_lava": n_big,
+            "lava_seconds": round(t_big, 2),
+            "lava_seconds_small_run": round(t_small, 2),
+            "lava_samples_per_s_marginal": round(lava_sps, 2),
+            "lava_samples_per_s_with_startup": round(n_big / t_big, 2),
+            "speedup": round(fast_sps / lava_sps, 1),
+            "identical_spikes": identical,
+            "output_spikes_per_sample": round(float(fast_sub.spikes[-1].sum()) / n_big, 2),
+        })
+        r = rows[-1]
+        print(f"{r['network']}: fast {r['fast_samples_per_s']:,.0f}/s, Lava {r['lava_samples_per_s_marginal']:.2f}/s, "
+              f"{r['speedup']:,.0f}x, identical {identical}", flush=True)
+    result = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "lava_workers": workers,
+            "load_avg_1min": os.getloadavg()[0],
+        },
+        "timesteps": STEPS,
+        "networks": rows,
+        "target": "fast >= 500x Lava on lava-dl's netx networks, identical spikes",
+    }
+    write_json(RESULTS, result)
+    print()
+    print(f"{'network':28s}{'layers':34s}{'fast smp/s':>12s}{'Lava smp/s':>12s}{'speedup':>10s}{'same':>6s}")
+    for r in rows:
+        print(f"{r['network']:28s}{r['layers'][:33]:34s}{r['fast_samples_per_s']:>12,.0f}"
+              f"{r['lava_samples_per_s_marginal']:>12,.2f}{r['speedup']:>9,.0f}x{str(r['identical_spikes']):>6s}")
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
