@@ -206,7 +206,7 @@ def _manifest(
             "params": params,
             "timesteps": timesteps,
             "graded": not is_binary(encoding)
-            if encoding in ("rate", "latency", "direct")
+            if encoding in ("rate", "latency", "direct", "rows")
             else False,
             "dataset": dataset,
             "port": "net.inp of the netx network (layer 0)",
