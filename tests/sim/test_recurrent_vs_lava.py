@@ -67,3 +67,22 @@ def test_state_crosses_samples(tmp_path):
     x = np.zeros((3, 3, 3), dtype=np.uint8)
     x[0, 0] = 1  # only the first sample has input; the recurrent layer keeps itself firing
     assert assert_stream_identical(net, x, tmp_path) >= 1
+
+
+def test_recurrent_synops_are_counted():
+    """Synaptic ops of a dense_rec layer: input spikes x fan-out plus its own spikes x recurrent fan-out."""
+    from snnx.sim.activity import ActivityAccumulator
+
+    w_rec = np.zeros((3, 3), dtype=np.int64)
+    w_rec[:, 0] = 2  # neuron 0 reaches all three, the others reach nobody
+    w_rec[1, 1] = 2  # neuron 1 reaches itself
+    layer = LoihiLayer("dense", (3,), weight=np.full((3, 2), 2), weight_rec=w_rec, vth=1)
+    net = LoihiNet(InputSpec((2,), "rate", 2), (layer,))
+    acc = ActivityAccumulator(net)
+    x = np.array([[[1, 0], [1, 1]]])  # 3 input spikes, each to 3 neurons
+    s = np.zeros((1, 3, 3), dtype=bool)
+    s[0, 1, 0] = s[0, 2, 0] = s[0, 2, 1] = True  # neuron 0 twice (x3), neuron 1 once (x1)
+    acc.add(x, [s])
+    (act,) = acc.result()
+    assert act.synops == 3 * 3 + 2 * 3 + 1
+    assert act.synapses == 6 + 4
