@@ -138,7 +138,8 @@ def _chain(graph) -> list[tuple[str, Any]]:
         if isinstance(node, nir.NIRGraph):
             raise SnnxError(
                 f"node {name!r} (nested NIRGraph, e.g. a recurrent RLeaky/RSynaptic) is not supported: "
-                "Loihi export handles feed-forward layers only; remove the recurrence"
+                "flatten the subgraph; a recurrence written flat, as an Affine/Linear self-loop around the "
+                "neuron node, imports as netx dense_rec"
             )
     inputs = [n for n, node in nodes.items() if isinstance(node, nir.Input)]
     if len(inputs) != 1:
