@@ -81,6 +81,11 @@ def test_dense_rec_export_equals_qat_float():
         # measured 0.4 % / 0.7 %: float32 lands a hair above v == vth where the integers tie (strict >),
         # and one flipped spike feeds back through W_rec; a timing or scale error would flip most spikes
         assert float(np.mean(q != f[layer])) < 0.02
+    from snnx.export.intref import integer_reference
+
+    ref = integer_reference(net, xi.astype(np.int64))  # the plain integer step, each sample from rest
+    for layer in range(2):
+        assert np.array_equal(ref[layer].astype(bool), np.concatenate([r.spikes[layer] for r in fixed]))
     counts = np.concatenate([r.counts for r in fixed])
     assert np.mean(counts.argmax(1) == f[1][:, 2:].sum(1).argmax(1)) >= 0.8
 
