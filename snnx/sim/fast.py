@@ -336,6 +336,7 @@ class FastSimulator:
     timesteps: int
     graded: bool = False
     stream: bool = False  # dense_rec nets: carry the recurrent state from one run() call to the next
+    independent: bool = False  # dense_rec nets: every sample from rest, as if each were a fresh Lava run
     stages: list[_Stage] = field(init=False)
     name = "fast"  # an engine of snnx.sim.engine: run() batch by batch
     whole = False
@@ -475,7 +476,7 @@ class FastSimulator:
                 s, u, v = st.lif.run(a, st.index + 1, horizon, record_state)
             else:
                 s, u, v, carry[st.index] = _run_recurrent_stream(
-                    st, a, horizon, record_state, carry[st.index]
+                    st, a, horizon, record_state, carry[st.index], self.independent
                 )
             spikes.append(s)
             us.append(u)
@@ -515,12 +516,15 @@ class FastSimulator:
 
 
 def _run_recurrent_stream(st: _Stage, a: np.ndarray, steps: int, record_state: bool,
-                          carry: np.ndarray | None):
-    """One dense_rec layer for a chunk of consecutive samples; returns (s, u, v, next carry)."""
+                          carry: np.ndarray | None, independent: bool = False):
+    """One dense_rec layer for a chunk of consecutive samples; returns (s, u, v, next carry).
+    ``independent``: each sample gets only the leak of a fresh start (``carry``), none from the
+    sample before it."""
     n = a.shape[1]
     width = int(np.prod(st.layer.shape))
     first = np.zeros(width, dtype=np.int64) if carry is None else carry
     leak = np.zeros((n, width), dtype=np.int64)
+    leak[:] = first if independent else 0
     leak[0] = first
     todo = np.arange(n)
     s = np.zeros((steps, n, width), dtype=bool)
@@ -532,11 +536,12 @@ def _run_recurrent_stream(st: _Stage, a: np.ndarray, steps: int, record_state: b
         if record_state:
             u[:, todo], v[:, todo] = part[1], part[2]
         new = leak.copy()
-        new[1:] = _rec_current(st, s[steps - 1, :-1])
+        if not independent:
+            new[1:] = _rec_current(st, s[steps - 1, :-1])
         todo = np.flatnonzero(np.any(new != leak, axis=1))
         leak = new
     out_shape = (steps, n, *st.layer.shape)
-    nxt = _rec_current(st, s[steps - 1, -1:])[0]
+    nxt = first if independent else _rec_current(st, s[steps - 1, -1:])[0]
     return (s.reshape(out_shape), None if u is None else u.reshape(out_shape),
             None if v is None else v.reshape(out_shape), nxt)
 

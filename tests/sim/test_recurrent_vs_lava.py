@@ -86,3 +86,16 @@ def test_recurrent_synops_are_counted():
     (act,) = acc.result()
     assert act.synops == 3 * 3 + 2 * 3 + 1
     assert act.synapses == 6 + 4
+
+
+def test_independent_samples_equal_separate_lava_runs(tmp_path):
+    """``independent=True``: every sample as its own fresh Lava run (no state from the sample before)."""
+    rng = np.random.default_rng(11)
+    net = random_recurrent_net(rng, [6, 8, 3])
+    x = random_inputs(rng, net, 2, 4, rate=0.6)
+    fast = FastSimulator(net, 4, independent=True).run(x, record_state=True)
+    for k in range(2):
+        lava = run_lava(net, x[k:k + 1], record_state=True, workdir=tmp_path)
+        for i in range(2):
+            assert np.array_equal(fast.spikes[i][k:k + 1], lava.spikes[i])
+            assert np.array_equal(fast.v[i][k:k + 1], lava.v[i])
