@@ -31,7 +31,7 @@ def _choices(*values: str, default: str) -> Any:
 class DataConfig:
     dataset: str = _choices("mnist", "fashionmnist", default="mnist")
     dir: str | None = None
-    encoding: str = _choices("rate", "latency", "direct", default="rate")
+    encoding: str = _choices("rate", "latency", "direct", "rows", default="rate")  # rows: one image row per step
     timesteps: int = 25
     train_subset: int | None = None
     test_subset: int | None = None
@@ -61,6 +61,7 @@ class ModelConfig:
     skip: int = 1  # residual kind: 1 = identity into the same layer (deployable), 2 = over two layers
     heads: int = 4  # attention kind
     patch: int = 7  # attention kind: square patch size
+    recurrent: bool = False  # fc kind: each hidden layer also gets recurrent weights (netx dense_rec)
 
 
 @dataclass
@@ -115,7 +116,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> RunConfig:
-        return _build(cls, data or {}, prefix="")
+        return _build(cls, _rows_timesteps(data or {}), prefix="")
 
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] | None = None) -> RunConfig:
@@ -282,6 +283,18 @@ def _scalar(tp: Any, value: Any, key: str) -> Any:
     raise SnnxError(f"config key {key} must be {tp.__name__}, got {value!r}")
 
 
+ROWS = 28  # rows encoding: MNIST and FashionMNIST images have 28 rows, one per input step
+
+
+def _rows_timesteps(raw: dict[str, Any]) -> dict[str, Any]:
+    """``data.encoding: rows`` presents one image row per step, so the number of steps is the
+    number of rows: fill it in when the config does not say (the resolved config then shows it)."""
+    data = raw.get("data")
+    if isinstance(data, dict) and data.get("encoding") == "rows" and data.get("timesteps") is None:
+        raw = {**raw, "data": {**data, "timesteps": ROWS}}
+    return raw
+
+
 def _check_values(cfg: RunConfig) -> None:
     """Range checks that types cannot express."""
     d, m, t = cfg.data, cfg.model, cfg.train
@@ -291,6 +304,9 @@ def _check_values(cfg: RunConfig) -> None:
     checks = [
         (1 <= d.timesteps <= L.MAX_TIMESTEPS, f"data.timesteps must be in [1, {L.MAX_TIMESTEPS}]", d.timesteps),
         (d.gain > 0, "data.gain must be > 0", d.gain),
+        (d.encoding != "rows" or d.timesteps == ROWS,
+         f"data.encoding=rows presents one image row per step: data.timesteps must be {ROWS} (or left out)",
+         d.timesteps),
         (d.latency_tau > 0, "data.latency_tau must be > 0 (steps)", d.latency_tau),
         (0 <= d.augment_shift <= 8, "data.augment_shift must be in [0, 8] pixels", d.augment_shift),
         (d.train_subset is None or d.train_subset >= 1, "data.train_subset must be >= 1 or null", d.train_subset),

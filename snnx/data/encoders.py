@@ -4,6 +4,10 @@
 * ``latency``: one spike per pixel, earlier for brighter pixels (linear in intensity),
   none for pixels below 1 %.
 * ``direct``: the analog image every step (a constant input current).
+* ``rows``: one image row per step (row-sequential MNIST, the standard recurrent benchmark):
+  H steps of C*W binary spikes, one per pixel brighter than one half (docs/design.md §12:
+  binary, because Lava's RecurrentDense shares one weight exponent between its input and
+  recurrent synapses, so graded input would cost the recurrent weights their resolution).
 
 Every call takes a ``seed`` so the same images and seed give the same spikes whatever
 happened to the global RNG before: the float and fixed-point models of ``snnx sim`` and a
@@ -15,7 +19,8 @@ from __future__ import annotations
 import torch
 from snntorch import spikegen
 
-ENCODINGS = ("rate", "latency", "direct")
+ENCODINGS = ("rate", "latency", "direct", "rows")
+ROW_THRESHOLD = 0.5  # rows encoding: a pixel spikes when brighter than this
 
 
 def encode(
@@ -29,6 +34,8 @@ def encode(
     """Encode float images [B, ...] in [0, 1] to [T, B, ...] (float tensor of 0/1 or analog)."""
     if encoding == "direct":
         return images.unsqueeze(0).expand(timesteps, *images.shape)
+    if encoding == "rows":
+        return rows_sequence(images, timesteps)
     if encoding == "latency":
         return spikegen.latency(images, num_steps=timesteps, tau=latency_tau, threshold=0.01,
                                 clip=True, normalize=True, linear=True)
@@ -40,6 +47,25 @@ def encode(
             return spikegen.rate(images.clamp(0, 1 / gain) * gain if gain != 1.0 else images,
                                  num_steps=timesteps)
     raise ValueError(f"unknown encoding {encoding!r}; choose one of {ENCODINGS}")
+
+
+def rows_sequence(images: torch.Tensor, timesteps: int) -> torch.Tensor:
+    """[B, C, H, W] (or [B, H, W]) -> [H, B, C*W] 0/1: step t carries row t of every channel,
+    a spike per pixel above ROW_THRESHOLD."""
+    x = images if images.dim() == 4 else images.unsqueeze(1)
+    b, c, h, w = x.shape
+    if timesteps != h:
+        raise ValueError(f"rows encoding: {h} rows need timesteps={h}, got {timesteps}")
+    return (x.permute(2, 0, 1, 3).reshape(h, b, c * w) > ROW_THRESHOLD).to(images.dtype)
+
+
+def encoded_shape(encoding: str, image_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The input shape of one step: the image itself, or one row (C*W values) with ``rows``."""
+    shape = tuple(int(s) for s in image_shape)
+    if encoding == "rows":
+        c, w = (shape[0] if len(shape) == 3 else 1), shape[-1]
+        return (c * w,)
+    return shape
 
 
 def encode_config(images: torch.Tensor, data_cfg, seed: int | None) -> torch.Tensor:

@@ -132,7 +132,8 @@ def load_profile(name_or_path: str | Path | None) -> EnergyProfile:
 
 def macs_per_inference(net: LoihiNet) -> int:
     """MACs of one forward pass of the same network as an ANN: out neurons x fan-in per layer."""
-    return sum(layer.num_neurons * int(layer.weight[0].size) for layer in net.synapse_layers)
+    return sum(layer.num_neurons * (int(layer.weight[0].size) + (layer.num_neurons if layer.is_recurrent else 0))
+               for layer in net.synapse_layers)  # an RNN cell: input and recurrent weights
 
 
 def bias_adds_per_inference(net: LoihiNet) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from snnx.loihi.accounting import fan_out
+from snnx.loihi.accounting import fan_out, recurrent_fan_out
 from snnx.loihi.limits import LOIHI2, Loihi2Limits
 from snnx.loihi.naming import layer_name
 from snnx.loihi.net import LoihiLayer, LoihiNet
@@ -75,6 +75,8 @@ def map_layer(
     dense_layer = dataclasses.replace(layer, weight=np.ones_like(layer.weight))
     connections = int(fan_out(dense_layer, in_shape).sum())
     synapses = int(fo.sum())
+    rec = recurrent_fan_out(layer)  # dense_rec: the recurrent synapses live on the same cores
+    synapses += 0 if rec is None else int(rec.sum())
     bits = weight_bits(layer, limits)
     neurons, inputs = layer.num_neurons, int(np.prod(in_shape))
     ntype = neuron_type(layer)

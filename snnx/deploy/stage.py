@@ -251,7 +251,7 @@ def _manifest(
             "params": params,
             "timesteps": timesteps,
             "graded": not is_binary(encoding)
-            if encoding in ("rate", "latency", "direct")
+            if encoding in ("rate", "latency", "direct", "rows")
             else bool(sim is not None and sim.encoding == "graded spikes"),
             "dataset": dataset,
             "port": "net.inp of the netx network (layer 0)",

@@ -70,6 +70,7 @@ class FloatLayer:
     groups: int = 1
     neuron: str = ""  # the neuron node's name
     notes: list[str] = field(default_factory=list)
+    weight_rec: np.ndarray | None = None  # dense only: (out, out) from the layer's spikes to itself, gains folded
 
 
 @dataclass
@@ -137,7 +138,8 @@ def _chain(graph) -> list[tuple[str, Any]]:
         if isinstance(node, nir.NIRGraph):
             raise SnnxError(
                 f"node {name!r} (nested NIRGraph, e.g. a recurrent RLeaky/RSynaptic) is not supported: "
-                "Loihi export handles feed-forward layers only; remove the recurrence"
+                "flatten the subgraph; a recurrence written flat, as an Affine/Linear self-loop around the "
+                "neuron node, imports as netx dense_rec"
             )
     inputs = [n for n, node in nodes.items() if isinstance(node, nir.Input)]
     if len(inputs) != 1:
@@ -205,7 +207,8 @@ def graph_to_float(graph, source: str = "", timesteps: int | None = None, framew
     if "dt" in meta and not float(meta["dt"]) > 0:
         raise SnnxError(f"the NIR graph's metadata gives dt = {meta['dt']}; it must be a positive number of seconds")
     reading = reading_for(graph, meta, framework, DT_DEFAULT)
-    chain = _chain(graph)
+    plain, loops = split_recurrence(graph)
+    chain = _chain(plain)
     in_name, in_node = chain[0]
     shape = tuple(int(s) for s in np.asarray(_input_type(in_node)).reshape(-1))
     if not shape or min(shape) < 1:
@@ -224,7 +227,7 @@ def graph_to_float(graph, source: str = "", timesteps: int | None = None, framew
             if not pending:
                 raise _unsupported(name, node, "neurons without an incoming Affine/Linear/Conv2d synapse; "
                                    "Loihi layers are synapse + neurons")
-            layer = _layer(pending, (name, node), shape, reading)
+            layer = _layer(pending, (name, node), shape, reading, loops.get(name))
             layers.append(layer)
             shape = cur_shape = layer.out_shape
             pending = []
@@ -289,7 +292,38 @@ def _snap_one(g: np.ndarray) -> np.ndarray:
     return np.where(np.abs(g - 1.0) < 1e-9, 1.0, g)
 
 
-def _layer(ops: list, neuron: tuple[str, Any], in_shape: tuple[int, ...], reading) -> FloatLayer:
+def split_recurrence(graph) -> tuple[Any, dict[str, tuple[str, Any]]]:
+    """The graph without its recurrent self-loops, and {neuron node: (name, Affine/Linear node)}.
+
+    A recurrent layer in NIR (snnTorch's RLeaky/RSynaptic export, the NIR paper's Braille
+    network) is a neuron node N with an Affine or Linear node R and the edges N -> R -> N,
+    flat in the graph; R carries W_rec (docs/design.md §12). Anything else stays for
+    :func:`_chain` to judge.
+    """
+    import types
+
+    import nir
+
+    nodes, edges = dict(graph.nodes), list(graph.edges)
+    loops: dict[str, tuple[str, Any]] = {}
+    neuron_types = (nir.LIF, nir.CubaLIF, nir.IF)
+    for name, node in graph.nodes.items():
+        if not isinstance(node, (nir.Affine, nir.Linear)):
+            continue
+        ins = [a for a, b in edges if b == name]
+        outs = [b for a, b in edges if a == name]
+        if len(ins) == 1 and outs == ins and isinstance(nodes.get(ins[0]), neuron_types) and ins[0] not in loops:
+            loops[ins[0]] = (name, node)
+    if not loops:
+        return graph, loops
+    drop = {r for r, _ in loops.values()}
+    plain = types.SimpleNamespace(nodes={k: v for k, v in nodes.items() if k not in drop},
+                                  edges=[(a, b) for a, b in edges if a not in drop and b not in drop])
+    return plain, loops
+
+
+def _layer(ops: list, neuron: tuple[str, Any], in_shape: tuple[int, ...], reading,
+           rec: tuple[str, Any] | None = None) -> FloatLayer:
     from snnx.export.compose import compose
     from snnx.export.frameworks import discretize
 
@@ -312,6 +346,10 @@ def _layer(ops: list, neuron: tuple[str, Any], in_shape: tuple[int, ...], readin
     if np.any(d.v_reset != 0):
         raise _unsupported(name, node, "v_reset is not 0; Loihi resets the membrane to 0 (retrain with reset to zero)")
     b_aff = s.bias.reshape(-1)
+    w_rec = None
+    if rec is not None:  # recurrent Affine/Linear: its weight and bias feed the same current as the synapse's
+        w_rec, b_rec = _recurrent_weight(rec, s.kind, n_out)
+        b_aff = b_aff + b_rec
     alpha = _uniform(name, node, "tau_syn" if d.kind == "cuba" else "tau", d.alpha)
     beta = _uniform(name, node, "tau_mem" if d.kind == "cuba" else "tau", d.beta)
     if d.kind == "cuba" and np.any(b_aff != 0) and alpha != 0:
@@ -343,9 +381,24 @@ def _layer(ops: list, neuron: tuple[str, Any], in_shape: tuple[int, ...], readin
         else:
             weight = weight * row.reshape(-1, 1)
     bias = (drive + b_aff * gain) * (theta_ref / theta)
+    if w_rec is not None:
+        w_rec = w_rec * np.broadcast_to(row, (n_out,)).reshape(-1, 1)
     return FloatLayer(
         name=syn_name, kind=s.kind, weight=weight, bias=bias.reshape(out_shape) if np.any(bias) else None,
         alpha=alpha, beta=beta, threshold=theta_ref, in_shape=tuple(in_shape), out_shape=tuple(out_shape),
         flatten_before=bool(s.flatten), stride=s.stride, padding=s.padding, dilation=s.dilation,
-        groups=s.groups, neuron=name, notes=notes,
+        groups=s.groups, neuron=name, notes=notes, weight_rec=w_rec,
     )
+
+
+def _recurrent_weight(rec: tuple[str, Any], kind: str, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W_rec, bias) of a recurrent Affine/Linear node, checked against the layer it loops on."""
+    name, node = rec
+    w = _arr(node.weight)
+    if kind != "dense":
+        raise _unsupported(name, node, "recurrence around a convolution is not supported (netx dense_rec is dense)")
+    if w.shape != (n_out, n_out) or not np.all(np.isfinite(w)):
+        raise _unsupported(name, node, f"a recurrent weight must be finite and ({n_out}, {n_out}), got {w.shape}")
+    b = getattr(node, "bias", None)
+    b = np.zeros(n_out) if b is None else np.broadcast_to(_arr(b).reshape(-1), (n_out,))
+    return w, b

@@ -33,8 +33,12 @@ def integer_reference(net: LoihiNet, x: np.ndarray) -> list[np.ndarray]:
         u = np.zeros((b, *layer.shape), dtype=np.int32)
         v = np.zeros_like(u)
         out = np.zeros((b, steps, *layer.shape), dtype=np.int64)
+        w_rec = None if layer.weight_rec is None else np.asarray(layer.weight_rec, dtype=np.int64)
         for k in range(len(outs) + 1, steps):  # held at zero until the first input arrives
-            spk, u, v = cuba_step(a[:, k - 1], u, v, p)  # one step of synapse latency
+            a_k = a[:, k - 1]
+            if w_rec is not None:  # dense_rec: the layer's own spikes of the step before (from rest)
+                a_k = a_k + out[:, k - 1].reshape(b, -1) @ w_rec.T
+            spk, u, v = cuba_step(a_k, u, v, p)  # one step of synapse latency
             out[:, k] = spk
         outs.append(out)
         s = out

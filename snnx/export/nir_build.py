@@ -19,7 +19,8 @@ from snnx.train.models import SNN, LayerSpec, ModelSpec
 
 def _layer_spec(fl) -> LayerSpec:
     if fl.kind == "dense":
-        return LayerSpec("dense", int(fl.out_shape[0]), flatten_before=fl.flatten_before)
+        return LayerSpec("dense", int(fl.out_shape[0]), flatten_before=fl.flatten_before,
+                         recurrent=fl.weight_rec is not None)
     kh, kw = fl.weight.shape[2:]
     if kh != kw or fl.stride[0] != fl.stride[1] or fl.padding[0] != fl.padding[1] or fl.dilation != (1, 1) \
             or fl.groups != 1:
@@ -39,6 +40,8 @@ def build_float_model(net: FloatNet) -> SNN:
                 raise SnnxError(f"layer {fl.name}: rebuilt shape {layer.out_shape} differs from the graph's {fl.out_shape}")
             layer.synapse.weight.copy_(torch.as_tensor(fl.weight, dtype=torch.float32))
             layer.synapse.bias.copy_(torch.as_tensor(_channel_bias(fl), dtype=torch.float32))
+            if fl.weight_rec is not None:
+                layer.rec.weight.copy_(torch.as_tensor(fl.weight_rec, dtype=torch.float32))
             layer.alpha, layer.beta, layer.threshold = float(fl.alpha), float(fl.beta), float(fl.threshold)
     return model.eval()
 

@@ -180,10 +180,16 @@ def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.
     ``trained_here``: the graph came from snnx training, so snnx's training options are advice
     worth giving (not for a graph another tool made).
     """
-    k = layer_scale(layer, rule, percentile)
+    w_rec, w_rec_int = layer.weight_rec, None
+    if w_rec is not None:  # dense_rec: one scale, one grid for both (netx optimizes hstack(W, W_rec))
+        joint = FloatLayer(**{**layer.__dict__, "weight": np.hstack([layer.weight, np.asarray(w_rec) * input_scale])})
+        k = layer_scale(joint, rule, percentile)
+        w_int, w_rec_int = recurrent_weights_to_int(layer.weight, np.asarray(w_rec) * input_scale, k)
+    else:
+        k = layer_scale(layer, rule, percentile)
     kv = k * input_scale  # integer units of v (and of vth, bias) per float unit
     w = np.asarray(layer.weight, dtype=np.float64)
-    w_int = weights_to_int(w, k)
+    w_int = weights_to_int(w, k) if w_rec is None else w_int
     err = w_int / k - w
     clipped = _clipped_fraction(w * k)
     vth = int(_checked_int(np.array([layer.threshold * kv]), 0, VTH_MAX, layer.name, "threshold (vth)",
@@ -204,6 +210,7 @@ def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.
     out = LoihiLayer(
         kind=layer.kind, shape=layer.out_shape, name=layer.name, weight=w_int, bias=bias, du=du, dv=dv, vth=vth,
         stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups, scale=k,
+        weight_rec=w_rec_int,
     )
     report = LayerQuant(
         name=layer.name, kind=layer.kind, scale=k, weight_exp=_lava_weight_exp(out), weight_min=int(w_int.min()),
@@ -213,6 +220,14 @@ def quantize_layer(layer: FloatLayer, rule: str = "max", percentile: float = 99.
         bias_max=None if bias is None else int(bias.max()), notes=tuple(layer.notes),
     )
     return out, report
+
+
+def recurrent_weights_to_int(w: np.ndarray, w_rec: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """W and W_rec on one grid: netx gives both one exponent and bit count, so a mixed-sign pair
+    (signs taken over both matrices) must be even in both, or Lava truncates one of them."""
+    both = weights_to_int(np.hstack([np.asarray(w, dtype=np.float64), np.asarray(w_rec, dtype=np.float64)]), k)
+    n_in = np.asarray(w).shape[1]
+    return both[:, :n_in], both[:, n_in:]
 
 
 def _clipped_fraction(wk: np.ndarray) -> float:
@@ -230,6 +245,8 @@ def _lava_weight_exp(layer: LoihiLayer) -> int:
         return 0
     from snnx.loihi.weights import netx_optimize_weight_bits
 
+    if layer.weight_rec is not None:
+        return netx_optimize_weight_bits(np.hstack([layer.weight, layer.weight_rec]))[2]
     return netx_optimize_weight_bits(layer.weight)[2]
 
 
@@ -270,4 +287,8 @@ def _input_scale(layer: FloatLayer, rule: str, percentile: float) -> int:
     k = layer_scale(layer, rule, percentile)
     b = 0.0 if layer.bias is None else float(np.abs(layer.bias).max(initial=0.0))
     limit = min(VTH_MAX / max(layer.threshold * k, 1e-300), (BIAS_MAX + 0.5) / max(b * k, 1e-300))
+    if layer.weight_rec is not None and np.abs(layer.weight_rec).max(initial=0) > 0:
+        # the recurrent synapse sees binary spikes but shares the input synapse's grid: its weights
+        # are W_rec * k * input_scale, which must fit 8 bits without coarsening W (docs/design.md §12)
+        limit = min(limit, max(1.0, float(np.abs(layer.weight).max(initial=0) / np.abs(layer.weight_rec).max())))
     return int(max(1, min(255, np.floor(limit))))

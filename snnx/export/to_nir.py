@@ -14,6 +14,8 @@ neuron of docs/design.md §4 maps exactly (forward Euler, see :mod:`snnx.export.
 Parameters are the model's *effective* ones (``SpikingLayer.params()``: QAT-rounded weights,
 threshold and decays), so quantizing the graph reproduces QAT's integers. They are stored
 in float64 so that ``1 - dt/tau`` gives back beta to the last bit of float32.
+A recurrent layer's weights are a ``Linear`` from the neuron node back to itself (the
+recurrent synapse delays one step, like every synapse: docs/design.md §12).
 NIR has no time steps and no synapse delay; the graph metadata says what it cannot:
 ``dt``, and under ``snnx`` (JSON) the input steps, encoding, encoder parameters and that every
 synapse layer delays by one step (docs/design.md §5).
@@ -55,6 +57,7 @@ def model_to_nir(model, metadata: dict[str, Any] | None = None, dt: float = DT_D
     spec = model.spec
     nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": np.array(spec.input_shape)})}
     order = ["input"]
+    loops: list[tuple[str, str]] = []
     for i, layer in enumerate(model.layers, start=1):
         p = layer.params()
         in_shape, out_shape = tuple(layer.in_shape), tuple(layer.out_shape)
@@ -74,9 +77,12 @@ def model_to_nir(model, metadata: dict[str, Any] | None = None, dt: float = DT_D
             v_bias = np.broadcast_to(b.reshape(-1, *([1] * (len(out_shape) - 1))), out_shape)
         nodes[f"lif{i}"] = _neuron_node(out_shape, alpha, beta, theta, v_bias, dt, name)
         order += [name, f"lif{i}"]
+        if p.weight_rec is not None:  # a self-loop around the neuron, as snnTorch and the NIR paper write it
+            nodes[f"lif{i}.w_rec"] = nir.Linear(weight=_np(p.weight_rec))
+            loops += [(f"lif{i}", f"lif{i}.w_rec"), (f"lif{i}.w_rec", f"lif{i}")]
     nodes["output"] = nir.Output(output_type={"output": np.array(model.layers[-1].out_shape)})
     order.append("output")
-    edges = list(zip(order[:-1], order[1:], strict=True))
+    edges = list(zip(order[:-1], order[1:], strict=True)) + loops
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata or {"dt": float(dt)})
 
 

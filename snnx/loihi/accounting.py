@@ -56,3 +56,11 @@ def _reached(n_in: int, n_out: int, k: int, stride: int, pad: int, dilation: int
         i = o * stride - pad + a * dilation
         out[a, i[(i >= 0) & (i < n_in)]] = 1
     return out
+
+
+def recurrent_fan_out(layer: LoihiLayer) -> np.ndarray | None:
+    """Nonzero recurrent synapses leaving each neuron of a dense_rec layer back into the layer
+    (every spike of the layer fans out through W_rec to its own neurons), or None."""
+    if layer.weight_rec is None:
+        return None
+    return (np.asarray(layer.weight_rec) != 0).sum(axis=0).astype(np.int64).reshape(layer.shape)

@@ -77,6 +77,9 @@ class LoihiLayer:
     scale: float = 1.0  # integer weight units per float unit (quantization scale k)
     neuron: str = "CUBA"  # netx neuron type: CUBA | LOIHI | none (dense without neurons)
     ref_delay: int = 1  # netx refDelay; Lava's netx ignores it (no refractory period)
+    # dense only: recurrent weights (out, out) from this layer's spikes back to its own neurons
+    # (netx ``dense_rec``, Lava RecurrentDense): one more step of latency, docs/design.md §12
+    weight_rec: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for key in ("shape", "stride", "padding", "dilation"):
@@ -107,6 +110,8 @@ class LoihiLayer:
                 f"{where}: {self.kind} weight must have {expected_ndim} dims, got {self.weight.shape}"
             )
         _check_range(self.weight, -256, 255, where, "weight")
+        if self.weight_rec is not None:
+            _check_recurrent(self, where)
         if self.bias is not None:
             _set(self, "bias", _as_int(self.bias, where, "bias").reshape(self.shape))
             _check_range(self.bias, BIAS_MIN, BIAS_MAX, where, "bias")
@@ -130,6 +135,10 @@ class LoihiLayer:
     @property
     def num_neurons(self) -> int:
         return int(np.prod(self.shape))
+
+    @property
+    def is_recurrent(self) -> bool:
+        return self.weight_rec is not None
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,17 @@ class LoihiNet:
     @property
     def output_shape(self) -> tuple[int, ...]:
         return self.synapse_layers[-1].shape
+
+
+def _check_recurrent(layer: LoihiLayer, where: str) -> None:
+    """A recurrent weight is a dense (out, out) integer matrix on the same 8-bit grid."""
+    if layer.kind != "dense":
+        raise SnnxError(f"{where}: only dense layers can have recurrent weights (netx dense_rec)")
+    _set(layer, "weight_rec", _as_int(layer.weight_rec, where, "weight_rec"))
+    n = layer.num_neurons
+    if layer.weight_rec.shape != (n, n):
+        raise SnnxError(f"{where}: recurrent weight must be ({n}, {n}), got {layer.weight_rec.shape}")
+    _check_range(layer.weight_rec, -256, 255, where, "weight_rec")
 
 
 def _set(obj: object, key: str, value: object) -> None:

@@ -51,7 +51,7 @@ UNSUPPORTED_NEURONS = {
     "too: snnx's Lava engines stream samples with resets)",
 }
 
-SUPPORTED = ("input", "dense", "conv", "flatten")
+SUPPORTED = ("input", "dense", "conv", "flatten", "dense_rec")
 
 
 # ----------------------------------------------------------------------------- writing
@@ -75,6 +75,7 @@ def write_netx(net: LoihiNet, path: str | Path) -> Path:
         rest = net.layers[1:] if block is not None else net.layers
         for i, layer in enumerate(rest, start=1):
             _write_layer(layers.create_group(str(i)), layer)
+            _write_recurrent(layers[str(i)], layer)
         meta = f.create_group(META_GROUP)
         meta.attrs["json"] = json.dumps(_metadata(net))
     write_bytes(path, buf.getvalue())
@@ -115,6 +116,27 @@ def _write_neuron(g: h5py.Group, layer: LoihiLayer) -> None:
     n.create_dataset("vThMant", data=np.int64(layer.vth))
     n.create_dataset("refDelay", data=np.int64(layer.ref_delay))
     n.create_dataset("gradedSpike", data=np.bool_(False))
+
+
+def _write_recurrent(g: h5py.Group, layer: LoihiLayer) -> None:
+    """A dense layer with recurrent weights is netx's ``dense_rec`` (lava-dl RecurrentDense):
+    ``weight_rec`` (out, out) beside ``weight``; netx optimizes the bits of both together."""
+    if layer.weight_rec is None:
+        return
+    del g["type"]
+    _put_str(g, "type", "dense_rec")
+    g.create_dataset("weight_rec", data=np.asarray(layer.weight_rec, dtype=np.int64))
+
+
+def _read_recurrent(g: h5py.Group, layer: LoihiLayer, where: str) -> LoihiLayer:
+    """The ``weight_rec`` of a ``dense_rec`` layer, attached to the dense layer read from it."""
+    if "weight_rec" not in g:
+        raise SnnxError(f"{where}: a dense_rec layer needs a 'weight_rec' dataset")
+    n = layer.num_neurons
+    w_rec = _as_int_array(g["weight_rec"][()], where, "weight_rec")
+    if w_rec.size != n * n:
+        raise SnnxError(f"{where}: weight_rec has {w_rec.size} values, a layer of {n} neurons needs {n * n}")
+    return dataclasses.replace(layer, weight_rec=w_rec.reshape(n, n))
 
 
 def _bias_to_file(layer: LoihiLayer) -> np.ndarray:
@@ -216,7 +238,10 @@ def _read_layers(group: h5py.Group, meta: dict[str, Any] | None, path: Path) -> 
         if not layers and input_shape is None:
             input_shape = _infer_input_shape(g, kind, where)
             prev_shape = input_shape
-        layer = _read_layer(g, kind, where, prev_shape)
+        if kind == "dense_rec":
+            layer = _read_recurrent(g, _read_layer(g, "dense", where, prev_shape, rec=True), where)
+        else:
+            layer = _read_layer(g, kind, where, prev_shape)
         layers.append(layer)
         prev_shape = layer.shape
     if not any(layer.is_synapse for layer in layers):
@@ -252,7 +277,7 @@ def _infer_input_shape(g: h5py.Group, kind: str, where: str) -> tuple[int, ...]:
 
 
 def _read_layer(
-    g: h5py.Group, kind: str, where: str, in_shape: tuple[int, ...] | None
+    g: h5py.Group, kind: str, where: str, in_shape: tuple[int, ...] | None, rec: bool = False
 ) -> LoihiLayer:
     shape = tuple(int(s) for s in np.atleast_1d(g["shape"][()])) if "shape" in g else ()
     validate.check_shape(shape, where)
@@ -260,7 +285,7 @@ def _read_layer(
         n = int(np.prod(in_shape)) if in_shape else int(np.prod(shape))
         return LoihiLayer(kind="flatten", shape=(n,))
     for unsupported in ("delay", "weight_rec", "weight/imag"):
-        if unsupported in g:
+        if unsupported in g and not (rec and unsupported == "weight_rec"):
             raise SnnxError(
                 f"{where}: '{unsupported}' (synaptic delays/recurrence/complex weights) is not supported"
             )

@@ -56,7 +56,24 @@ def lava_dense_weight(weight: np.ndarray) -> tuple[np.ndarray, int]:
     (mixed: [-256, 255]) and truncates ``(w >> k) << k`` with k = 8 - num_weight_bits + mixed.
     """
     w, bits, exp = netx_optimize_weight_bits(weight)
-    w = w.astype(np.int32)
+    return lava_truncate(w, bits), exp
+
+
+def lava_recurrent_weights(weight: np.ndarray, weight_rec: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(W, W_rec, weight_exp) that Lava computes with for a netx ``dense_rec`` layer.
+
+    netx optimizes the bits of ``hstack(W, W_rec)`` once (one exponent, one bit count for both),
+    then builds two Dense synapses without a sign mode, so each synapse picks its own sign mode
+    from its own matrix before clipping and truncating (lava-dl 0.6 RecurrentDense).
+    """
+    w = np.asarray(weight)
+    cat, bits, exp = netx_optimize_weight_bits(np.hstack([w, np.asarray(weight_rec)]))
+    return lava_truncate(cat[:, : w.shape[1]], bits), lava_truncate(cat[:, w.shape[1]:], bits), exp
+
+
+def lava_truncate(weight: np.ndarray, bits: int) -> np.ndarray:
+    """Lava's PyDenseModelBitAcc weight preparation: sign mode from the matrix, 8-bit clip, truncation."""
+    w = np.asarray(weight).astype(np.int32)
     if np.min(w) >= 0:
         mixed, inhibitory = 0, 0
     elif np.max(w) <= 0:
@@ -70,4 +87,4 @@ def lava_dense_weight(weight: np.ndarray) -> tuple[np.ndarray, int]:
     w = (w >> k) << k
     if inhibitory:
         w = -w
-    return w.astype(np.int64), exp
+    return w.astype(np.int64)

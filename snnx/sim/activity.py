@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from snnx.errors import SnnxError
-from snnx.loihi.accounting import fan_out
+from snnx.loihi.accounting import fan_out, recurrent_fan_out
 from snnx.loihi.naming import layer_name
 from snnx.loihi.net import LoihiLayer, LoihiNet
 
@@ -76,11 +76,14 @@ class ActivityAccumulator:
         self.net = net
         self.layers: list[LoihiLayer] = []
         self.fan_outs: list[np.ndarray] = []  # flat, per synapse layer
+        self.rec_fan_outs: list[np.ndarray | None] = []  # dense_rec: the layer's spikes into itself
         shape = tuple(net.input.shape)
         for layer in net.layers:
             if layer.is_synapse:
                 self.layers.append(layer)
                 self.fan_outs.append(fan_out(layer, shape).reshape(-1))
+                rec = recurrent_fan_out(layer)
+                self.rec_fan_outs.append(None if rec is None else rec.reshape(-1))
             shape = layer.shape  # flatten passes the shape through as its own output shape
         n = len(self.layers)
         self.input_spikes = np.zeros(n, dtype=np.int64)
@@ -104,6 +107,9 @@ class ActivityAccumulator:
             per_neuron = _events_per_neuron(src, fo.size)
             self.input_spikes[i] += int(per_neuron.sum())
             self.synops[i] += int(per_neuron @ fo)
+            if self.rec_fan_outs[i] is not None:  # recurrent synops: every spike of the layer, to itself
+                self.synops[i] += int(_events_per_neuron(layer_spikes[i], self.rec_fan_outs[i].size)
+                                      @ self.rec_fan_outs[i])
             self.spikes[i] += int(np.count_nonzero(layer_spikes[i]))
             self.updates[i] += batch * int(np.shape(layer_spikes[i])[1]) * self.layers[i].num_neurons
         self.samples += batch
@@ -115,7 +121,8 @@ class ActivityAccumulator:
                 name=layer_name(layer, i),
                 kind=layer.kind,
                 neurons=layer.num_neurons,
-                synapses=int(self.fan_outs[i].sum()),
+                synapses=int(self.fan_outs[i].sum())
+                + (0 if self.rec_fan_outs[i] is None else int(self.rec_fan_outs[i].sum())),
                 input_spikes=float(self.input_spikes[i]) / n,
                 synops=float(self.synops[i]) / n,
                 spikes=float(self.spikes[i]) / n,

@@ -39,7 +39,7 @@ def open_engine(name: str, net: LoihiNet, net_path: Path, timesteps: int, graded
     if name == "fast":
         from snnx.sim.fast import FastSimulator
 
-        return FastSimulator(net, timesteps, graded=graded)
+        return FastSimulator(net, timesteps, graded=graded, stream=True)  # batches in order = one stream
     if name == "lava":
         try:
             import lava.magma  # noqa: F401

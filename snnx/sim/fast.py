@@ -30,6 +30,7 @@ int32) and from running the neuron recurrence on cache-sized blocks of samples.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
@@ -42,7 +43,7 @@ from snnx.loihi.cuba import CubaParams, cuba_params, cuba_step
 from snnx.loihi.limits import U_MAX, VTH_SHIFT
 from snnx.loihi.limits import V_MAX as V_LIMIT
 from snnx.loihi.net import LoihiLayer, LoihiNet
-from snnx.loihi.weights import lava_dense_weight
+from snnx.loihi.weights import lava_dense_weight, lava_recurrent_weights
 
 F32_EXACT = 2**24
 F64_EXACT = 2**53
@@ -187,8 +188,11 @@ def _int8_linear(x_u8: torch.Tensor, packed, n_out: int) -> torch.Tensor:
 class _Dense:
     """Dense synapse: a = (W_lava @ s) >> -weight_exp, with the cheapest exact GEMM."""
 
-    def __init__(self, layer: LoihiLayer, in_shape: tuple[int, ...], in_max: int) -> None:
-        w, exp = lava_dense_weight(layer.weight)
+    def __init__(
+        self, layer: LoihiLayer, in_shape: tuple[int, ...], in_max: int,
+        lava_weight: tuple[np.ndarray, int] | None = None,
+    ) -> None:
+        w, exp = lava_weight if lava_weight is not None else lava_dense_weight(layer.weight)
         n_in = int(np.prod(in_shape))
         if w.shape[1] != n_in:
             raise SnnxError(
@@ -342,6 +346,7 @@ class _Stage:
     lif: _Lif
     index: int  # 0-based synapse layer index; -1 for the input block
     start: int  # first step it runs (steps before it are held in reset): its latency
+    rec: _Dense | None = None  # netx dense_rec: the recurrent synapse (see _run_recurrent)
 
 
 @dataclass
@@ -352,6 +357,8 @@ class FastSimulator:
     net: LoihiNet
     timesteps: int
     graded: bool = False
+    stream: bool = False  # dense_rec nets: carry the recurrent state from one run() call to the next
+    independent: bool = False  # dense_rec nets: every sample from rest, as if each were a fresh Lava run
     stages: list[_Stage] = field(init=False)
     name = "fast"  # an engine of snnx.sim.engine: run() batch by batch
     whole = False
@@ -370,8 +377,14 @@ class FastSimulator:
             if layer.kind == "flatten":
                 shape = (int(np.prod(shape)),)
                 continue
+            rec = None
             if layer.kind == "input":
                 syn = _Identity(in_max)
+            elif layer.kind == "dense" and layer.weight_rec is not None:
+                # dense_rec: both synapses from netx's one joint weight optimisation
+                w, w_rec, exp = lava_recurrent_weights(layer.weight, layer.weight_rec)
+                syn = _Dense(layer, shape, in_max, (w, exp))
+                rec = _Dense(layer, tuple(layer.shape), 1, (w_rec, exp))
             elif layer.kind == "dense":
                 syn = _Dense(layer, shape, in_max)
             else:
@@ -379,13 +392,15 @@ class FastSimulator:
             lif = _Lif(cuba_params(layer), tuple(layer.shape), syn.a_max, self.steps)
             index = n_syn if layer.is_synapse else -1
             n_syn += layer.is_synapse
-            self.stages.append(_Stage(layer, syn, lif, index, index + 1))
+            self.stages.append(_Stage(layer, syn, lif, index, index + 1, rec))
             shape = tuple(layer.shape)
             in_max = 1
 
     def run(self, inputs: np.ndarray, record_state: bool = False) -> FastRun:
         """``inputs`` [N, T, *input shape] -> FastRun with [N, T+L, *shape] per layer."""
         x = check_inputs(self.net, inputs, self.timesteps, self.graded)
+        if not self.stream:
+            self.reset_stream()
         chunk = self.chunk_size()
         parts = [
             self._run_chunk(x[i : i + chunk], record_state) for i in range(0, max(len(x), 1), chunk)
@@ -417,6 +432,13 @@ class FastSimulator:
         return max(1, budget_bytes // max(per, 1))
 
     def _run_chunk(self, x: np.ndarray, record_state: bool) -> FastRun:
+        if any(st.rec is not None for st in self.stages):
+            if any(st.layer.kind == "input" for st in self.stages):
+                raise SnnxError(
+                    "layer input: a lava-dl Input block in front of dense_rec layers is not "
+                    "supported by the fast simulator; simulate it with --backend lava"
+                )
+            return self._run_chunk_recurrent(x, record_state)
         n = x.shape[0]
         spikes, us, vs = [], [], []
         src = None
@@ -470,6 +492,139 @@ class FastSimulator:
             np.concatenate([p[k] for p in parts], axis=1) if parts[0][k] is not None else None
             for k in range(3)
         )
+
+
+    # ------------------------------------------------------------------ recurrent (dense_rec)
+
+    def reset_stream(self) -> None:
+        """Forget the recurrent state carried from the last sample (a fresh Lava run)."""
+        self._carry = None
+
+    def _run_chunk_recurrent(self, x: np.ndarray, record_state: bool) -> FastRun:
+        """A network with dense_rec layers, as one stream of samples (docs/design.md §12).
+
+        netx's reset zeroes u and v but not the recurrent synapse's output buffer: at the step
+        layer i (0-based) is reset for sample k, it receives W_rec times its own spikes of the
+        step before, i.e. of sample k-1 continued i steps past its window. So every layer runs
+        S + i steps here (the continuation), and sample k's first step gets that "leak" from
+        sample k-1; the leaks are solved by a fixed-point iteration over the chunk (each pass
+        makes at least one more sample exact; usually one or two passes). The state after the
+        last sample carries to the next chunk and, with ``stream``, to the next call.
+        """
+        n = x.shape[0]
+        carry = list(getattr(self, "_carry", None) or self._prelude())
+        spikes, us, vs, src = [], [], [], None
+        for st in self.stages:
+            shape, horizon = st.layer.shape, self.steps + st.index
+            if st.index == 0:
+                a = st.synapse(x.reshape(n * x.shape[1], *x.shape[2:]))
+                a = np.ascontiguousarray(np.moveaxis(a.reshape(n, x.shape[1], *shape), 1, 0))
+            else:  # the previous layer ran S + i - 1 steps: its steps i..S+i-2 feed steps i+1..S+i-1
+                used = src[st.index :]
+                a = st.synapse(used.reshape(-1, *used.shape[2:])).reshape(used.shape[0], n, *shape)
+            if st.rec is None:
+                s, u, v = st.lif.run(a, st.index + 1, horizon, record_state)
+            else:
+                s, u, v, carry[st.index] = _run_recurrent_stream(
+                    st, a, horizon, record_state, carry[st.index], self.independent
+                )
+            spikes.append(s)
+            us.append(u)
+            vs.append(v)
+            src = s
+        self._carry = carry
+        cut = self.steps
+        return FastRun(
+            spikes=[_batch_major(s[:cut]) for s in spikes],
+            latency=self.latency,
+            u=[_batch_major(u[:cut]) for u in us] if record_state else None,
+            v=[_batch_major(v[:cut]) for v in vs] if record_state else None,
+        )
+
+
+    def _prelude(self) -> list[np.ndarray | None]:
+        """The leak into the first sample: before its reset (steps 1..i+1) layer i runs from rest
+        on its bias alone, fed by the layers below doing the same; a dense_rec layer's spikes of
+        step i+1 reach its neurons at the reset step, like a previous sample's would."""
+        carry, prev = [], None
+        for st in self.stages:
+            shape, steps = tuple(st.layer.shape), st.index + 1
+            hist = np.zeros((steps, 1, *shape), dtype=bool)
+            u = np.zeros((1, *shape), dtype=np.int32)
+            v = np.zeros((1, *shape), dtype=np.int32)
+            p = st.lif.p
+            for t in range(steps):
+                a = np.zeros((1, *shape), dtype=np.int64)
+                if t >= 1 and prev is not None:
+                    a += np.rint(np.asarray(st.synapse(prev[t - 1]), dtype=np.float64)).astype(np.int64).reshape(a.shape)
+                if t >= 1 and st.rec is not None:
+                    a += _rec_current(st, hist[t - 1].reshape(1, -1)).reshape(a.shape)
+                hist[t], u, v = cuba_step(a, u, v, p)
+            carry.append(None if st.rec is None else _rec_current(st, hist[steps - 1].reshape(1, -1))[0])
+            prev = hist
+        return carry
+
+
+def _run_recurrent_stream(st: _Stage, a: np.ndarray, steps: int, record_state: bool,
+                          carry: np.ndarray | None, independent: bool = False):
+    """One dense_rec layer for a chunk of consecutive samples; returns (s, u, v, next carry).
+    ``independent``: each sample gets only the leak of a fresh start (``carry``), none from the
+    sample before it."""
+    n = a.shape[1]
+    width = int(np.prod(st.layer.shape))
+    first = np.zeros(width, dtype=np.int64) if carry is None else carry
+    leak = np.zeros((n, width), dtype=np.int64)
+    leak[:] = first if independent else 0
+    leak[0] = first
+    todo = np.arange(n)
+    s = np.zeros((steps, n, width), dtype=bool)
+    u = np.zeros((steps, n, width), dtype=np.int64) if record_state else None
+    v = np.zeros((steps, n, width), dtype=np.int64) if record_state else None
+    while todo.size:
+        part = _run_recurrent(st, a[:, todo], st.index + 1, steps, leak[todo], record_state)
+        s[:, todo] = part[0]
+        if record_state:
+            u[:, todo], v[:, todo] = part[1], part[2]
+        new = leak.copy()
+        if not independent:
+            new[1:] = _rec_current(st, s[steps - 1, :-1])
+        todo = np.flatnonzero(np.any(new != leak, axis=1))
+        leak = new
+    out_shape = (steps, n, *st.layer.shape)
+    nxt = first if independent else _rec_current(st, s[steps - 1, -1:])[0]
+    return (s.reshape(out_shape), None if u is None else u.reshape(out_shape),
+            None if v is None else v.reshape(out_shape), nxt)
+
+
+def _rec_current(st: _Stage, spikes: np.ndarray) -> np.ndarray:
+    """The recurrent synapse's output for spikes [M, N]: exact integers as int64."""
+    return np.rint(np.asarray(st.rec(spikes), dtype=np.float64)).astype(np.int64) if spikes.size else \
+        np.zeros((0, int(np.prod(st.layer.shape))), dtype=np.int64)
+
+
+def _run_recurrent(st: _Stage, a: np.ndarray, start: int, steps: int, leak: np.ndarray,
+                   record_state: bool):
+    """The CUBA step (snnx.loihi.cuba, the one integer step) with the recurrent input: at step
+    t the neuron gets W·x[t-1] + W_rec·s[t-1]; its first step gets ``leak`` instead of W_rec·s."""
+    n = a.shape[1]
+    width = leak.shape[1]
+    p = st.lif.p
+    ff = a.reshape(a.shape[0], n, width)
+    s = np.zeros((steps, n, width), dtype=bool)
+    us = np.zeros((steps, n, width), dtype=np.int64) if record_state else None
+    vs = np.zeros((steps, n, width), dtype=np.int64) if record_state else None
+    bias = None if p.bias is None else np.asarray(p.bias).reshape(-1)
+    pf = dataclasses.replace(p, bias=bias)
+    u = np.zeros((n, width), dtype=np.int32)
+    v = np.zeros((n, width), dtype=np.int32)
+    for t in range(start, steps):
+        k = t - start
+        a_t = np.rint(ff[k]).astype(np.int64) if k < ff.shape[0] else np.zeros((n, width), np.int64)
+        a_t = a_t + (leak if t == start else _rec_current(st, s[t - 1]))
+        s[t], u, v = cuba_step(a_t, u, v, pf)
+        if record_state:
+            us[t], vs[t] = u, v
+    return s, us, vs
 
 
 def _batch_major(a: np.ndarray) -> np.ndarray:

@@ -282,6 +282,8 @@ def run_lava_stream(
     interval = reset_interval(t, latency)
     layers = net.synapse_layers
     workers = max(1, min(workers or default_workers(), n))
+    if any(layer.is_recurrent for layer in layers):
+        workers = 1  # dense_rec state crosses samples (docs/design.md §12): one stream, as the fast engine
     with tempfile.TemporaryDirectory(prefix="snnx-lava-", dir=scratch) as tmp:
         tmp = Path(tmp)
         np.save(tmp / "inputs.npy", np.ascontiguousarray(lava_inputs(net, x.astype(np.uint8))))

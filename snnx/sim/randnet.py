@@ -164,3 +164,27 @@ def random_netx_net(rng: np.random.Generator, sizes: list[int], input_block: boo
                                      **random_netx_neuron(rng, (n_out,))))
     return LoihiNet(input=InputSpec(shape=(sizes[0],), encoding="spikes", timesteps=0), layers=layers,
                     source="random netx")
+
+
+def random_recurrent_net(
+    rng: np.random.Generator, sizes: list[int], extreme: bool = True, busy: bool = True
+) -> LoihiNet:
+    """A dense net whose hidden layers (and, at random, the output) are netx ``dense_rec``.
+
+    ``busy`` keeps thresholds low and feed-forward weights excitatory so that layers spike
+    often, including past their window: that is when the recurrent state carries from one
+    sample to the next (snnx.sim.fast, docs/design.md §12).
+    """
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+        layer = _dense_layer(rng, i, n_in, n_out, extreme)
+        last = i == len(sizes) - 2
+        if not last or rng.random() < 0.5:
+            extra = {"weight_rec": random_weight(rng, (n_out, n_out), extreme)}
+            if busy:
+                extra.update(weight=np.abs(layer.weight), vth=int(rng.integers(1, 60)))
+            layer = LoihiLayer(**{**layer.__dict__, **extra})
+        layers.append(layer)
+    return LoihiNet(
+        input=InputSpec(shape=(sizes[0],), encoding="rate", timesteps=8), layers=layers, source="random"
+    )

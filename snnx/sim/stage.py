@@ -180,7 +180,9 @@ def _open_inputs(
     else:
         images = load_split("mnist", False, data_dir)
         dataset, seed = "mnist", 0
-    if int(np.prod(images.image_shape)) != int(np.prod(net.input.shape)):
+    from snnx.data.encoders import encoded_shape  # rows: one image row per input step
+
+    if int(np.prod(encoded_shape(net.input.encoding, images.image_shape))) != int(np.prod(net.input.shape)):
         raise SnnxError(
             f"{dataset} images have shape {list(images.image_shape)} but model.net expects {list(net.input.shape)}"
         )

@@ -228,7 +228,7 @@ _SPEC_TYPES = {"kind": str, "input_shape": list, "layers": list, "alpha": float,
                "threshold": float, "bias": bool, "surrogate": str, "surrogate_slope": float, "qat": bool,
                "stochastic_output": bool, "extra": dict}
 _LAYER_TYPES = {"kind": str, "out": int, "kernel": int, "stride": int, "padding": int, "flatten_before": bool,
-                "skip": int}
+                "skip": int, "recurrent": bool}
 
 
 def _typed(d: Any, types: dict[str, type], where: str, path: Path, required: tuple[str, ...]) -> dict:

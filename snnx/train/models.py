@@ -21,7 +21,7 @@ from snnx.config import parse_conv
 from snnx.errors import SnnxError
 from snnx.loihi.grid import effective_alpha, effective_beta
 from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, VTH_MAX
-from snnx.train.neurons import cuba_sequence, make_spike_fn
+from snnx.train.neurons import cuba_sequence, cuba_step, make_spike_fn
 from snnx.train.output import SNNOutput
 from snnx.train.qat import fake_quantize_value, fake_quantize_weight
 
@@ -37,6 +37,7 @@ class LayerSpec:
     padding: int = 0
     flatten_before: bool = False
     skip: int = 0  # residual: 0 none; 1 identity from this layer's input; 2 from the previous layer's input
+    recurrent: bool = False  # dense only: recurrent weights from the layer's spikes to itself (netx dense_rec)
 
 
 @dataclass
@@ -90,7 +91,11 @@ def spec_from_config(model_cfg, input_shape: tuple[int, ...], num_classes: int, 
             skip = 0
             if model_cfg.kind == "residual" and 1 <= j < len(hidden):
                 skip = model_cfg.skip if (model_cfg.skip == 1 or j >= 2) else 0
-            layers.append(LayerSpec("dense", h, flatten_before=j == 0, skip=skip))
+            layers.append(LayerSpec("dense", h, flatten_before=j == 0, skip=skip,
+                                    recurrent=bool(getattr(model_cfg, "recurrent", False)) and j < len(hidden)))
+    if getattr(model_cfg, "recurrent", False) and (model_cfg.kind != "fc" or not model_cfg.hidden):
+        raise SnnxError(f"model.recurrent=true needs model.kind=fc with hidden layers (got kind {model_cfg.kind!r}, "
+                        f"hidden {list(model_cfg.hidden)}); e.g. --set model.kind=fc --set 'model.hidden=[256]'")
     spec = ModelSpec(
         kind=model_cfg.kind, input_shape=tuple(input_shape), layers=layers,
         alpha=n.alpha, beta=n.beta, threshold=n.threshold, bias=model_cfg.bias,
@@ -158,6 +163,10 @@ def check_spec(spec: ModelSpec) -> None:
         if n > limits.MAX_LAYER_NEURONS or n_w > limits.MAX_LAYER_WEIGHTS:
             raise SnnxError(f"layer {i} has {n:,} neurons and {n_w:,} weights; the limits are "
                             f"{limits.MAX_LAYER_NEURONS:,} and {limits.MAX_LAYER_WEIGHTS:,} (docs/limits.md)")
+        if layer.recurrent and (layer.kind != "dense" or layer.skip):
+            raise SnnxError(f"layer {i} is recurrent: only plain dense layers can be (netx dense_rec)")
+        if layer.recurrent:
+            n_w += layer.out * layer.out
         if layer.skip and out != shape:
             raise SnnxError(f"a residual layer needs equal input and output sizes, got {shape} -> {out}")
         neurons, weights, shape = neurons + n, weights + n_w, out
@@ -191,6 +200,7 @@ class LayerParams:
     threshold: torch.Tensor | float
     alpha: float
     beta: float
+    weight_rec: torch.Tensor | None = None  # recurrent (out, out), same scale as weight (netx's joint exponent)
 
 
 class SpikingLayer(nn.Module):
@@ -211,6 +221,11 @@ class SpikingLayer(nn.Module):
             self.out_shape = layer_out_shape(spec, in_shape)
         else:
             raise SnnxError(f"unknown layer kind {spec.kind!r}")
+        # recurrent synapse, no bias; initialised small so that a fresh network is not driven by itself
+        self.rec: nn.Linear | None = None
+        if spec.recurrent:
+            self.rec = nn.Linear(spec.out, spec.out, bias=False)
+            nn.init.orthogonal_(self.rec.weight, gain=0.5)
         if spec.skip and tuple(in_shape) != self.out_shape:
             raise SnnxError(f"a residual layer needs equal input and output sizes, got {in_shape} -> {self.out_shape}")
         self.spike_fn = make_spike_fn(model.surrogate, model.surrogate_slope)
@@ -225,12 +240,17 @@ class SpikingLayer(nn.Module):
         w, b = self.synapse.weight, self.synapse.bias
         if self.spec.skip == 1:
             w = w + torch.eye(w.shape[0], dtype=w.dtype, device=w.device)
+        w_rec = None if self.rec is None else self.rec.weight
         if not self.qat:
-            return LayerParams(w, b, self.threshold, self.alpha, self.beta)
-        w_q, scale = fake_quantize_weight(w)
+            return LayerParams(w, b, self.threshold, self.alpha, self.beta, w_rec)
+        if w_rec is not None:  # one scale for both: they add into the same current (netx: one exponent)
+            both, scale = fake_quantize_weight(torch.cat([w, w_rec], dim=1))
+            w_q, w_rec = both[:, : w.shape[1]], both[:, w.shape[1]:]
+        else:
+            w_q, scale = fake_quantize_weight(w)
         b_q = None if b is None else fake_quantize_value(b, scale, BIAS_MIN, BIAS_MAX)
         th = fake_quantize_value(torch.tensor(self.threshold, device=w.device), scale, 1, VTH_MAX)
-        return LayerParams(w_q, b_q, th, effective_alpha(self.alpha), effective_beta(self.beta))
+        return LayerParams(w_q, b_q, th, effective_alpha(self.alpha), effective_beta(self.beta), w_rec)
 
     def synapse_current(self, x: torch.Tensor, p: LayerParams, steps: int, hold: int = 0) -> torch.Tensor:
         """W·x for the steps the neuron runs, ``hold`` .. ``steps`` - 1, with one step of delay.
@@ -277,8 +297,39 @@ class SpikingLayer(nn.Module):
         bias = 0.0 if p.bias is None else p.bias.view(-1, *([1] * (cur.dim() - 3)))
         stochastic = self.stochastic and self.training
         spike_fn = stochastic_spike if stochastic else self.spike_fn
+        if p.weight_rec is not None:
+            return recurrent_sequence(cur, p, bias, spike_fn, steps - hold, hold, record_v)
         return cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, spike_fn, record_v,
                              fused=not stochastic, steps=steps - hold, hold=hold)
+
+
+def recurrent_sequence(cur: torch.Tensor, p: LayerParams, bias: torch.Tensor | float, spike_fn,
+                       steps: int, hold: int, record_v: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The CUBA LIF with its own spikes fed back, Loihi timing: step t gets W·x[t-1] + W_rec·s[t-1].
+
+    Plain autograd through :func:`snnx.train.neurons.cuba_step` (the one float step): the fused
+    BPTT of :class:`~snnx.train.neurons.CubaBPTT` needs the whole input current before the
+    recurrence runs, which a recurrent layer does not have (its current depends on its spikes).
+    The first running step gets no recurrent input: the layer was at rest (held) before.
+    """
+    if cur.shape[0] < steps:
+        cur = torch.cat([cur, cur.new_zeros(steps - cur.shape[0], *cur.shape[1:])])
+    zero = torch.zeros_like(cur[0])
+    i, v, s = zero, zero, None
+    spikes, volts = [zero] * hold, [zero] * hold
+    for x_t in cur[:steps].unbind(0):
+        if s is not None:
+            x_t = x_t + F.linear(s, p.weight_rec)
+        if record_v:
+            i = p.alpha * i + x_t
+            v_pre = p.beta * v + i + bias
+            s = spike_fn(v_pre - p.threshold)
+            v = v_pre * (1.0 - s.detach())
+            volts.append(v_pre)
+        else:
+            s, i, v = cuba_step(x_t, i, v, p.alpha, p.beta, p.threshold, bias, spike_fn)
+        spikes.append(s)
+    return torch.stack(spikes), (torch.stack(volts) if record_v else None)
 
 
 class _StochasticSpike(torch.autograd.Function):

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from snnx.config import RunConfig
 from snnx.data.augment import random_shift
 from snnx.data.datasets import ImageSet, load_data
-from snnx.data.encoders import encode_config
+from snnx.data.encoders import encode_config, encoded_shape
 from snnx.errors import SnnxError
 from snnx.io import write_text
 from snnx.train import distributed
@@ -173,7 +173,8 @@ def _train(cfg: RunConfig, run_dir: Path, data_dir: Path | None, resume: bool, p
     train_set = load_data(cfg.data, True, data_dir)
     test_set = load_data(cfg.data, False, data_dir)
     torch.manual_seed(cfg.train.seed)
-    spec = spec_from_config(cfg.model, train_set.image_shape, train_set.num_classes, cfg.train.qat)
+    in_shape = encoded_shape(cfg.data.encoding, train_set.image_shape)  # one row per step with rows
+    spec = spec_from_config(cfg.model, in_shape, train_set.num_classes, cfg.train.qat)
     model = build_model(spec).to(device)
     opt = make_optimizer(model, cfg.train)
     steps_per_epoch = -(-len(train_set) // cfg.train.batch_size)

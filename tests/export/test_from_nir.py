@@ -189,9 +189,9 @@ def _aff(n_out: int, n_in: int = 16) -> nir.Affine:
     (lambda: _chain(("pool", _pool(3, 2)), ("conv", _conv(1, 1, 3)), ("if", nir.IF(r=np.ones(1), v_threshold=np.ones(1))),
                     shape=(1, 9, 9)),
      "pool", "SumPool2d", "stride != kernel"),
-    (lambda: _chain(("fc", _aff(16)), ("lif", _lif(16)), ("rec", _aff(16, 16)),
-                    edges=[("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")]),
-     "lif", "LIF", "recurrence"),
+    (lambda: _chain(("fc", _aff(16)), ("lif", _lif(16)), ("rec", _aff(16, 16)),  # a loop back to the synapse, not
+                    edges=[("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "fc"), ("lif", "output")]),  # dense_rec
+     "fc", "Affine", "recurrence"),
     (lambda: _chain(("fc", _aff(8)), ("lif", _lif(8, v_reset=np.full(8, -0.5)))), "lif", "LIF", "resets the membrane to 0"),
     (lambda: _chain(("fc", _aff(8)), ("lif", _lif(8, tau=np.linspace(1e-3, 2e-3, 8)))), "lif", "LIF", "one decay per layer"),
     (lambda: _chain(("fc", _aff(8)), ("lif", _lif(8)), ("head", _aff(4, 8))), "head", "Affine", "add a LIF layer"),
@@ -206,17 +206,30 @@ def test_unsupported_nodes_are_named_with_advice(graph, node, ntype, advice):
     assert f"'{node}'" in msg and ntype in msg and advice in msg and "\n" not in msg
 
 
-def test_recurrent_subgraph_from_snntorch_is_refused(tmp_path):
+def test_snntorch_rleaky_export_imports_with_its_spikes():
+    """snnTorch's RLeaky exports as a flat Affine self-loop around the LIF; snnx imports it as a
+    recurrent (dense_rec) layer whose float spikes are snnTorch's own, one step later (Loihi's
+    synapse delay, docs/design.md §5, §12)."""
+    from snntorch import utils
+
+    from snnx.export.nir_build import build_float_model
+
     n = 12
+    torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(16, n), snn.RLeaky(beta=torch.full((n,), 0.9), linear_features=n,
                                                                  init_hidden=True, output=True,
-                                                                 reset_mechanism="zero"))
-    try:
-        g = export_to_nir(net, torch.zeros(1, 16), ignore_dims=[0])
-    except Exception as exc:  # noqa: BLE001 - the snntorch/nirtorch combination may fail on its own
-        pytest.skip(f"snntorch could not export RLeaky here ({type(exc).__name__})")
-    with pytest.raises(SnnxError, match="recurrence"):
-        graph_to_float(g)
+                                                                 reset_mechanism="zero", reset_delay=False))
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+    fnet = graph_to_float(export_to_nir(net, torch.zeros(1, 16), ignore_dims=[0]))
+    assert fnet.layers[0].weight_rec is not None
+    x = (torch.rand(30, 8, 16, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    utils.reset(net)
+    with torch.no_grad():
+        ref = torch.stack([net(x[t])[0] for t in range(30)])
+        ours = build_float_model(fnet)(x).spikes[0]
+    assert 100 < float(ref.sum()) < ref.numel() / 2
+    assert torch.equal(ours[1:], ref)
 
 
 def test_cli_refusals_exit_2_and_leave_no_files(tmp_path, capsys):
