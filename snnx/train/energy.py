@@ -13,8 +13,9 @@ sample and layer:
 
 The loss term ``train.energy_weight * E`` has E in microjoules, so the weight reads "accuracy
 loss I trade for one uJ". Its gradient flows through the spikes of every layer (they set the
-next layer's synaptic ops and their own spike and update energy); the first layer's input events
-and the fan-outs are constants of a batch. E is the dynamic energy: static energy (leakage per
+next layer's synaptic ops and their own spike and update energy) and, straight through, through
+the fan-outs of dense layers (see :func:`fan_outs`: weights leaving busy inputs are pruned); the
+first layer's input events are constants of a batch. E is the dynamic energy: static energy (leakage per
 core x time, a few percent) depends on the core map and is not trained. docs/design.md §12.
 """
 
@@ -51,11 +52,17 @@ def _int_weight(w: torch.Tensor) -> np.ndarray:
         return torch.round(w_q * scale).to(torch.int64).cpu().numpy()
 
 
-def fan_outs(model) -> list[torch.Tensor]:
-    """Per synapse layer: nonzero synapses leaving each input neuron (flat, float), as deployed."""
+def fan_outs(model, trainable: bool = False) -> list[torch.Tensor]:
+    """Per synapse layer: nonzero synapses leaving each input neuron (flat, float), as deployed.
+
+    ``trainable``: for dense layers the value stays the exact count, but its gradient is that of
+    sum_j |W_int[j, i]| / mean |nonzero W_int| (straight through), so the energy term also prunes:
+    it pushes the weights leaving busy inputs towards zero, in proportion to their events.
+    """
     out = []
     for layer in model.layers:
-        w = _int_weight(layer.params().weight)
+        p = layer.params()
+        w = _int_weight(p.weight)
         spec = layer.spec
         if spec.kind == "dense":
             loihi = LoihiLayer("dense", layer.out_shape, weight=w)
@@ -63,7 +70,14 @@ def fan_outs(model) -> list[torch.Tensor]:
             loihi = LoihiLayer("conv", layer.out_shape, weight=w, stride=(spec.stride, spec.stride),
                                padding=(spec.padding, spec.padding))
         fo = fan_out(loihi, layer.in_shape).reshape(-1)
-        out.append(torch.as_tensor(fo, dtype=torch.float32, device=layer.synapse.weight.device))
+        fo_t = torch.as_tensor(fo, dtype=torch.float32, device=layer.synapse.weight.device)
+        if trainable and spec.kind == "dense" and p.weight.requires_grad:
+            w_q, scale = fake_quantize_weight(p.weight)
+            mag = (w_q * scale).abs()
+            mean_nz = mag.detach().sum() / max(int(np.count_nonzero(w)), 1)
+            proxy = mag.sum(dim=0) / mean_nz
+            fo_t = fo_t + (proxy - proxy.detach())
+        out.append(fo_t)
     return out
 
 
@@ -119,7 +133,7 @@ class ChipObjective:
         if not hasattr(model, "layers"):
             raise SnnxError("train.energy_weight and train.rate_targets price a deployable model; "
                             "use model.kind fc, conv or residual")
-        counts = layer_counts(x, out, fan_outs(model))
+        counts = layer_counts(x, out, fan_outs(model, trainable=self.energy_weight > 0))
         loss = x.new_zeros(())
         if self.energy_weight > 0:
             loss = loss + self.energy_weight * energy_uJ(counts, self.profile)

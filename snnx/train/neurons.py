@@ -16,7 +16,9 @@ Training goes through :class:`CubaBPTT`: the same recurrence, but forward runs w
 autograd graph and backward is the hand-written BPTT recursion (one fused op per step) with
 the surrogate derivative taken from snntorch's own spike function, a few steps per call.
 Per step that is ~5 tensor ops instead of ~20 autograd nodes; gradients equal the plain
-autograd loop's (tests compare them).
+autograd loop's (tests compare them). On a CPU the compiled kernel of :mod:`snnx.train.kernel`
+runs both passes in one loop over time per block of neurons, with the same float32 operations
+(docs/design.md §12).
 """
 
 from __future__ import annotations
