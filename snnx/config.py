@@ -77,6 +77,13 @@ class TrainConfig:
     qat: bool = True
     seed: int = 0
     device: str = "auto"
+    # chip-priced training (snnx.train.energy, docs/design.md §12): loss += energy_weight x the
+    # deployed energy per inference in uJ (profile deploy.energy_profile); and/or per-layer
+    # firing-rate targets (spikes per neuron per step, one per layer from the first, fewer allowed):
+    # loss += rate_weight x sum (rate - target)^2
+    energy_weight: float = 0.0
+    rate_targets: list[float] = field(default_factory=list)
+    rate_weight: float = 1.0
 
 
 @dataclass
@@ -329,6 +336,10 @@ def _check_values(cfg: RunConfig) -> None:
         (1 <= t.batch_size <= L.MAX_BATCH, f"train.batch_size must be in [1, {L.MAX_BATCH}]", t.batch_size),
         (t.lr > 0, "train.lr must be > 0", t.lr),
         (t.weight_decay >= 0, "train.weight_decay must be >= 0", t.weight_decay),
+        (t.energy_weight >= 0, "train.energy_weight must be >= 0 (per uJ)", t.energy_weight),
+        (t.rate_weight >= 0, "train.rate_weight must be >= 0", t.rate_weight),
+        (all(0 <= r <= 1 for r in t.rate_targets) and len(t.rate_targets) <= L.MAX_LAYERS + 1,
+         "train.rate_targets must be rates in [0, 1] (spikes per neuron per step), one per layer", t.rate_targets),
         (t.step_size >= 1, "train.step_size must be >= 1", t.step_size),
         (0 < t.gamma <= 1, "train.gamma must be in (0, 1]", t.gamma),
         (0 <= t.seed < 2**63, "train.seed must be in [0, 2**63)", t.seed),

@@ -154,6 +154,18 @@ def ann_energy(macs: int, adds: int = 0) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- SNN side
 
 
+def dynamic_parts_pJ(synops: Any, spikes: Any, updates: Any, profile: EnergyProfile) -> dict[str, Any]:
+    """The dynamic terms of the formula (pJ) for per-sample counts: floats here, differentiable
+    torch tensors in training (snnx.train.energy); spikes never exceed updates."""
+    per_spike = profile["spike_within_tile_pJ"] + profile["tile_hops_per_spike"] * profile["tile_hop_pJ"]
+    return {
+        "synops": synops * profile["synop_pJ"],
+        "neuron_updates": spikes * profile["neuron_update_spiking_pJ"]
+        + (updates - spikes) * profile["neuron_update_inactive_pJ"],
+        "spikes": spikes * per_spike,
+    }
+
+
 def layer_energy(
     activity: dict[str, Any], cores: int, steps: int, profile: EnergyProfile
 ) -> dict[str, Any]:
@@ -163,14 +175,8 @@ def layer_energy(
         float(activity["spikes"]),
         float(activity["neuron_updates"]),
     )
-    per_spike = (
-        profile["spike_within_tile_pJ"] + profile["tile_hops_per_spike"] * profile["tile_hop_pJ"]
-    )
     parts_pJ = {
-        "synops": synops * profile["synop_pJ"],
-        "neuron_updates": spikes * profile["neuron_update_spiking_pJ"]
-        + max(updates - spikes, 0.0) * profile["neuron_update_inactive_pJ"],
-        "spikes": spikes * per_spike,
+        **dynamic_parts_pJ(synops, spikes, max(updates, spikes), profile),
         "static": profile["static_power_per_core_uW"] * cores * steps * profile["step_time_us"],
     }
     dynamic = parts_pJ["synops"] + parts_pJ["neuron_updates"] + parts_pJ["spikes"]

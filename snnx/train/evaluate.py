@@ -38,7 +38,7 @@ def _batches(model: SNN, data: ImageSet, data_cfg, seed: int, batch_size: int, d
             continue
         idx = slice(start, start + batch_size)
         x = encode_config(data.floats(idx).to(device), data_cfg, batch_seed(seed, epoch, b))
-        yield idx, model(x)
+        yield idx, x, model(x)
 
 
 @torch.no_grad()
@@ -47,7 +47,7 @@ def evaluate(model: SNN, data: ImageSet, data_cfg, seed: int, batch_size: int = 
     model.eval()
     preds, counts = [], []
     spikes = None
-    for _, out in _batches(model, data, data_cfg, seed, batch_size, device, epoch):
+    for _, _, out in _batches(model, data, data_cfg, seed, batch_size, device, epoch):
         c = out.counts
         counts.append(c.cpu())
         preds.append(c.argmax(1).cpu())
@@ -68,23 +68,33 @@ class EvalTotals:
     samples: int
     spikes: tuple[float, ...]  # per layer
     neurons: tuple[int, ...]  # per layer (0 on a share without batches)
+    synops: tuple[float, ...] = ()  # per layer, when asked (fan_outs given)
 
 
 @torch.no_grad()
 def evaluate_totals(model: SNN, data: ImageSet, data_cfg, seed: int, shard: tuple[int, int] = (0, 1),
-                    batch_size: int = 500, device: torch.device | str = "cpu") -> EvalTotals:
+                    batch_size: int = 500, device: torch.device | str = "cpu",
+                    fan_outs: list[torch.Tensor] | None = None) -> EvalTotals:
     """Correct predictions and spike counts of the batches ``b % world == rank`` (``shard``);
-    the same batches, seeds and spikes as :func:`evaluate`, so shards sum to its figures."""
+    the same batches, seeds and spikes as :func:`evaluate`, so shards sum to its figures. With
+    ``fan_outs`` (snnx.train.energy.fan_outs) also the synaptic ops per layer."""
+    from snnx.train.energy import layer_counts
+
     model.eval()
     correct, samples = 0, 0
     spikes = np.zeros(model.latency)
+    synops = np.zeros(model.latency)
     neurons = [0] * model.latency
-    for idx, out in _batches(model, data, data_cfg, seed, batch_size, device, -1, shard):
+    for idx, x, out in _batches(model, data, data_cfg, seed, batch_size, device, -1, shard):
         correct += int((out.counts.argmax(1).cpu() == data.labels[idx]).sum())
-        samples += out.counts.shape[0]
+        n = out.counts.shape[0]
+        samples += n
         spikes = spikes + np.array([s.sum().item() for s in out.spikes])
         neurons = [int(np.prod(s.shape[2:])) for s in out.spikes]
-    return EvalTotals(correct, samples, tuple(float(v) for v in spikes), tuple(neurons))
+        if fan_outs is not None:
+            synops = synops + np.array([float(c.synops) * n for c in layer_counts(x, out, fan_outs)])
+    return EvalTotals(correct, samples, tuple(float(v) for v in spikes), tuple(neurons),
+                      tuple(float(v) for v in synops) if fan_outs is not None else ())
 
 
 def rates_of(spikes: np.ndarray, samples: int, steps: int, neurons: np.ndarray) -> list[float]:

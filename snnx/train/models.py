@@ -252,31 +252,48 @@ class SpikingLayer(nn.Module):
         th = fake_quantize_value(torch.tensor(self.threshold, device=w.device), scale, 1, VTH_MAX)
         return LayerParams(w_q, b_q, th, effective_alpha(self.alpha), effective_beta(self.beta), w_rec)
 
-    def synapse_current(self, x: torch.Tensor, p: LayerParams, steps: int, hold: int = 0) -> torch.Tensor:
+    def synapse_current(self, x: torch.Tensor, p: LayerParams, steps: int, hold: int = 0,
+                        expand: bool = True) -> torch.Tensor:
         """W·x for the steps the neuron runs, ``hold`` .. ``steps`` - 1, with one step of delay.
 
         Step t receives W·x[t-1] (Lava's synapse latency; step 0 gets zero). The result may be
         shorter than ``steps`` - ``hold``: steps after the input has ended get no current. A time
-        axis with stride 0 (a direct-encoded image repeated every step) is multiplied once.
+        axis with stride 0 (a direct-encoded image repeated every step) is multiplied once; with
+        ``expand=False`` (and ``hold`` > 0) that one step is returned as [1, ...], see
+        :meth:`constant_steps`.
         """
         lead = 1 if hold == 0 else 0  # the delay slot of step 0
-        src = x[max(hold - 1, 0) : steps - 1]
+        first = max(hold - 1, 0)
+        src = x[first : steps - 1]
         constant = src.stride(0) == 0 and src.shape[0] > 1
         one = src[:1] if constant else src
+        # training: multiply all of x (a step or two more) and slice the small product, so that the
+        # gradient of x is the matmul's own output instead of a zero-filled copy per slice
+        whole = not constant and x.requires_grad and x.is_contiguous() and 0 < x.shape[0] - src.shape[0] <= 2
+        if whole:
+            one = x
         t_in, batch = one.shape[:2]
         flat = one.reshape(t_in * batch, *one.shape[2:])
         if self.spec.flatten_before:
             flat = flat.reshape(t_in * batch, -1)
         if self.spec.kind == "dense":
-            cur = F.linear(flat, p.weight)
+            cur = dense(flat, p.weight)
         else:
             cur = F.conv2d(flat, p.weight, None, self.spec.stride, self.spec.padding)
         cur = cur.reshape(t_in, batch, *cur.shape[1:])
-        if constant:
+        if whole:
+            cur = cur[first : first + src.shape[0]]
+        if constant and (expand or lead):
             cur = cur.expand(src.shape[0], *cur.shape[1:])
         if lead:
             cur = torch.cat([torch.zeros_like(cur[:1]), cur], dim=0)
         return cur
+
+    @staticmethod
+    def constant_steps(x: torch.Tensor, steps: int, hold: int) -> int:
+        """How many steps receive one repeated current (x has a stride-0 time axis), else 0."""
+        src = x[max(hold - 1, 0) : steps - 1]
+        return src.shape[0] if hold > 0 and src.stride(0) == 0 and src.shape[0] > 1 else 0
 
     def forward(self, x: torch.Tensor, steps: int, record_v: bool = False,
                 extra: torch.Tensor | None = None, hold: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -290,7 +307,8 @@ class SpikingLayer(nn.Module):
         """
         p = self.params()
         hold = min(hold, steps)
-        cur = self.synapse_current(x, p, steps, hold)
+        repeat = self.constant_steps(x, steps, hold) if extra is None else 0
+        cur = self.synapse_current(x, p, steps, hold, expand=not repeat)
         if extra is not None:  # steps - hold long, cur possibly shorter: pad cur with zeros
             extra = extra[hold:]
             cur = extra + torch.cat([cur, cur.new_zeros(extra.shape[0] - cur.shape[0], *cur.shape[1:])])
@@ -300,7 +318,35 @@ class SpikingLayer(nn.Module):
         if p.weight_rec is not None:
             return recurrent_sequence(cur, p, bias, spike_fn, steps - hold, hold, record_v)
         return cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, spike_fn, record_v,
-                             fused=not stochastic, steps=steps - hold, hold=hold)
+                             fused=not stochastic, steps=steps - hold, hold=hold, repeat=repeat)
+
+
+class _Dense(torch.autograd.Function):
+    """``F.linear`` without bias, for the tall inputs of a layer over all steps ([T*B, in]).
+
+    Same products, arranged for BLAS: with few outputs (a readout of 10 over 1000 inputs) MKL's
+    ``x @ W.T`` and ``g @ W`` kernels for the skinny shapes are 2x slower than ``W @ x.T``, and
+    the gradient is formed contiguous. Values equal F.linear's up to float summation order.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, w)
+        return torch.mm(w, x.t()).t()
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        x, w = ctx.saved_tensors
+        g_x = torch.mm(g, w) if ctx.needs_input_grad[0] else None
+        g_w = torch.mm(g.t(), x) if ctx.needs_input_grad[1] else None
+        return g_x, g_w
+
+
+def dense(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """x [rows, in] @ w.T: :class:`_Dense` for many rows and few outputs, else F.linear."""
+    if x.device.type == "cpu" and x.dim() == 2 and w.shape[0] * 8 <= w.shape[1] and x.shape[0] >= 1024:
+        return _Dense.apply(x, w)
+    return F.linear(x, w)
 
 
 def recurrent_sequence(cur: torch.Tensor, p: LayerParams, bias: torch.Tensor | float, spike_fn,

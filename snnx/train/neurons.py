@@ -16,7 +16,9 @@ Training goes through :class:`CubaBPTT`: the same recurrence, but forward runs w
 autograd graph and backward is the hand-written BPTT recursion (one fused op per step) with
 the surrogate derivative taken from snntorch's own spike function, a few steps per call.
 Per step that is ~5 tensor ops instead of ~20 autograd nodes; gradients equal the plain
-autograd loop's (tests compare them).
+autograd loop's (tests compare them). On a CPU the compiled kernel of :mod:`snnx.train.kernel`
+runs both passes in one loop over time per block of neurons, with the same float32 operations
+(docs/design.md §12).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from collections.abc import Callable
 import torch
 from snntorch import surrogate
 
+from snnx.train import kernel
+
 SpikeFn = Callable[[torch.Tensor], torch.Tensor]
 BPTT_CHUNK = 4  # steps per surrogate-derivative call in CubaBPTT.backward (keeps data in cache)
 
@@ -33,10 +37,13 @@ BPTT_CHUNK = 4  # steps per surrogate-derivative call in CubaBPTT.backward (keep
 def make_spike_fn(name: str = "atan", slope: float = 2.0) -> SpikeFn:
     """snntorch surrogate: Heaviside(v - theta > 0) forward, smooth gradient backward."""
     if name == "atan":
-        return surrogate.atan(alpha=slope)
-    if name == "fast_sigmoid":
-        return surrogate.fast_sigmoid(slope=25.0 * slope / 2.0)
-    raise ValueError(f"unknown surrogate {name!r}")
+        fn, param = surrogate.atan(alpha=slope), float(slope)
+    elif name == "fast_sigmoid":
+        fn, param = surrogate.fast_sigmoid(slope=25.0 * slope / 2.0), 25.0 * slope / 2.0
+    else:
+        raise ValueError(f"unknown surrogate {name!r}")
+    fn.snnx_surrogate = (name, param)  # lets the compiled kernel (snnx.train.kernel) take its derivative
+    return fn
 
 
 def cuba_step(
@@ -68,7 +75,20 @@ class CubaBPTT(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, bias: torch.Tensor, threshold: torch.Tensor, alpha: float,
-                beta: float, spike_fn: SpikeFn, steps: int, hold: int) -> torch.Tensor:
+                beta: float, spike_fn: SpikeFn, steps: int, hold: int, repeat: int = 0) -> torch.Tensor:
+        ctx.alpha, ctx.beta, ctx.spike_fn, ctx.hold, ctx.n_in = alpha, beta, spike_fn, hold, x.shape[0]
+        ctx.repeat = repeat
+        ctx.compiled = kernel.applies(x, threshold, spike_fn) and bias.dim() <= x.dim() - 1
+        if ctx.compiled:  # saves the input, not the membranes: backward recomputes them
+            bias_e = kernel.bias_per_element(bias.detach(), x)
+            ctx.th = float(threshold)
+            ctx.steps = steps
+            out = kernel.forward(x.detach(), repeat or x.shape[0], bool(repeat), bias_e, ctx.th, alpha, beta,
+                                 steps, hold)
+            ctx.save_for_backward(x, bias_e, bias, threshold)
+            return out
+        if repeat:  # one step of current, the same at each of the first ``repeat`` steps
+            x = x.expand(repeat, *x.shape[1:])
         with torch.no_grad():
             out = x.new_empty(hold + steps, *x.shape[1:])
             out[:hold] = 0.0
@@ -87,11 +107,12 @@ class CubaBPTT(torch.autograd.Function):
                 spikes[t] = s
                 v = vp.masked_fill(s, 0.0)
         ctx.save_for_backward(v_pre, out, bias, threshold)
-        ctx.alpha, ctx.beta, ctx.spike_fn, ctx.hold, ctx.n_in = alpha, beta, spike_fn, hold, x.shape[0]
         return out
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
+        if ctx.compiled:
+            return CubaBPTT._backward_compiled(ctx, grad_out)
         v_pre, out, bias, threshold = ctx.saved_tensors
         spikes = out[ctx.hold:]
         grad_s = grad_out[ctx.hold:]
@@ -116,7 +137,25 @@ class CubaBPTT(torch.autograd.Function):
                 h = torch.add(g_v[t], h, alpha=ctx.alpha, out=g_x[t])
         g_b = g_v.sum_to_size(bias.shape) if ctx.needs_input_grad[1] else None
         g_th = -a.sum_to_size(threshold.shape) if ctx.needs_input_grad[2] else None
-        return g_x[: ctx.n_in], g_b, g_th, None, None, None, None, None
+        g_x = g_x[: ctx.repeat].sum(0, keepdim=True) if ctx.repeat else g_x[: ctx.n_in]
+        return g_x, g_b, g_th, None, None, None, None, None, None
+
+    @staticmethod
+    def _backward_compiled(ctx, grad_out: torch.Tensor):
+        x, bias_e, bias, threshold = ctx.saved_tensors
+        steps = ctx.steps
+        # steps after the input ended get no gradient to x; a repeated input gets the sum over its steps
+        n_x = ctx.repeat or ctx.n_in
+        g_x, gv_sum, a_sum = kernel.backward(x.detach(), n_x, bool(ctx.repeat), bias_e, grad_out[ctx.hold:], ctx.th,
+                                             ctx.alpha, ctx.beta, ctx.spike_fn, steps,
+                                             bool(ctx.repeat) and n_x >= steps)
+        if ctx.repeat and n_x < steps:
+            g_x = g_x[:n_x].sum(0, keepdim=True)
+        elif not ctx.repeat:
+            g_x = g_x[:n_x]
+        g_b = gv_sum.sum_to_size(bias.shape) if ctx.needs_input_grad[1] else None
+        g_th = -a_sum.sum().reshape(threshold.shape) if ctx.needs_input_grad[2] else None
+        return g_x, g_b, g_th, None, None, None, None, None, None
 
 
 def cuba_sequence(
@@ -130,6 +169,7 @@ def cuba_sequence(
     fused: bool = True,
     steps: int | None = None,
     hold: int = 0,
+    repeat: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run ``cuba_step`` over the leading time axis of ``x`` [n, B, ...] from zero state.
 
@@ -137,13 +177,21 @@ def cuba_sequence(
     [hold + steps, B, ...] whose first ``hold`` steps are zero (a layer at rest until its
     input arrives) and, if asked, the membrane *before* reset at every step (what a
     membrane-trace plot or a membrane loss wants). ``fused`` uses :class:`CubaBPTT` when it
-    applies (deterministic spikes, float decays, no membrane record).
+    applies (deterministic spikes, float decays, no membrane record). ``repeat`` > 0: ``x`` is one
+    step [1, B, ...] of current that every one of the first ``repeat`` steps receives (a direct-coded
+    image through the first synapse), so neither the current nor its gradient is stored per step.
     """
+    if repeat:
+        if not (fused and not record_v and isinstance(alpha, float) and isinstance(beta, float)):
+            x = x.expand(repeat, *x.shape[1:])
+            repeat = 0
+        elif steps is None:
+            steps = repeat
     steps = x.shape[0] if steps is None else steps
     if fused and not record_v and isinstance(alpha, float) and isinstance(beta, float):
         bias_t = torch.as_tensor(bias, dtype=x.dtype, device=x.device)
         th_t = torch.as_tensor(threshold, dtype=x.dtype, device=x.device)
-        return CubaBPTT.apply(x, bias_t, th_t, alpha, beta, spike_fn, steps, hold), None
+        return CubaBPTT.apply(x, bias_t, th_t, alpha, beta, spike_fn, steps, hold, repeat), None
     if x.shape[0] < steps:
         x = torch.cat([x, x.new_zeros(steps - x.shape[0], *x.shape[1:])])
     i = torch.zeros_like(x[0])

@@ -28,11 +28,13 @@ from snnx.config import RunConfig
 from snnx.data.augment import random_shift
 from snnx.data.datasets import ImageSet, load_data
 from snnx.data.encoders import encode_config, encoded_shape
+from snnx.deploy.energy import load_profile
 from snnx.errors import SnnxError
 from snnx.io import write_text
 from snnx.train import distributed
 from snnx.train.checkpoint import Checkpoint, load_weights
 from snnx.train.checkpoint import exists as checkpoint_exists
+from snnx.train.energy import ChipObjective, energy_uJ, fan_outs, per_sample_counts
 from snnx.train.evaluate import batch_seed, evaluate_totals, rates_of
 from snnx.train.losses import make_loss
 from snnx.train.models import SNN, ModelSpec, build_model, spec_from_config
@@ -69,8 +71,11 @@ def select_device(name: str, local_rank: int | None = None) -> torch.device:
 
 
 def make_optimizer(model: SNN, cfg) -> torch.optim.Optimizer:
+    """Adam(W) with torch's multi-tensor (foreach) update: the same arithmetic as the default
+    per-tensor loop, in a few passes over all parameters instead of ~10 per tensor (2.5x faster on
+    a CPU, where torch 2.3 does not pick it by itself)."""
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 
 def make_scheduler(opt: torch.optim.Optimizer, cfg, steps_per_epoch: int):
@@ -115,6 +120,7 @@ def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: i
     model.train()
     where = distributed.current()
     loss_fn, needs_v = make_loss(cfg.model.loss)
+    chip = ChipObjective(cfg.train, cfg.deploy.energy_profile)
     bs = cfg.train.batch_size
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(batch_seed(cfg.train.seed, epoch, -1)))
     total_loss, correct, seen = 0.0, 0, 0
@@ -132,6 +138,8 @@ def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: i
             x, y, weight, n = distributed.shard_batch(x, y, where)
         out = model(x, record_v=needs_v)
         loss = loss_fn(out, y)
+        if chip.active:  # energy (uJ) and firing-rate terms, from this batch's spikes
+            loss = loss + chip(getattr(model, "module", model), x, out)
         opt.zero_grad(set_to_none=True)
         (loss * weight if where.world > 1 else loss).backward()
         opt.step()
@@ -197,10 +205,12 @@ def _train(cfg: RunConfig, run_dir: Path, data_dir: Path | None, resume: bool, p
         t0 = time.perf_counter()
         loss, train_acc = train_epoch(net, train_set, cfg, opt, sched, epoch, device, progress)
         t_train = time.perf_counter() - t0
-        acc, rates = _evaluate(model, test_set, cfg, device, where)
+        acc, rates, energy = _evaluate(model, test_set, cfg, device, where)
         row = {"epoch": epoch + 1, "loss": round(loss, 6), "train_acc": round(train_acc, 6),
                "test_acc": round(acc, 6)}
         row.update({f"rate_layer{i + 1}": round(r, 6) for i, r in enumerate(rates)})
+        if energy is not None:
+            row["energy_uJ"] = round(energy, 6)
         row.update({"train_seconds": round(t_train, 3), "seconds": round(time.perf_counter() - t0, 3),
                     "lr": opt.param_groups[0]["lr"]})
         rows.append(row)
@@ -210,8 +220,9 @@ def _train(cfg: RunConfig, run_dir: Path, data_dir: Path | None, resume: bool, p
             if epoch == start_epoch:
                 cfg.save(run_dir / "config.yaml", provenance)
             _save_epoch(run_dir, rows, spec, model, cfg, opt, sched, best, improved)
+        priced = f"  {energy:.3f} uJ" if energy is not None else ""
         log(f"epoch {epoch + 1}/{cfg.train.epochs}: loss {loss:.4f}  train {100 * train_acc:.2f}%  "
-            f"test {100 * acc:.2f}%  ({row['seconds']:.1f} s)")
+            f"test {100 * acc:.2f}%{priced}  ({row['seconds']:.1f} s)")
     if where.main:
         if start_epoch >= cfg.train.epochs:  # nothing trained: still a complete run folder
             cfg.save(run_dir / "config.yaml", provenance)
@@ -222,15 +233,24 @@ def _train(cfg: RunConfig, run_dir: Path, data_dir: Path | None, resume: bool, p
 
 
 def _evaluate(model: SNN, test_set: ImageSet, cfg: RunConfig, device: torch.device,
-              where: distributed.Rank) -> tuple[float, list[float]]:
-    """Test accuracy and spike rates; under torchrun each rank runs every world-th batch and the
-    sums are reduced, which gives exactly the single-process figures."""
-    tot = evaluate_totals(model, test_set, cfg.data, cfg.train.seed, (where.rank, where.world), device=device)
-    sums = distributed.all_sum([tot.correct, tot.samples, *tot.spikes], device)
+              where: distributed.Rank) -> tuple[float, list[float], float | None]:
+    """Test accuracy, spike rates and the estimated dynamic energy per inference (uJ, the
+    deploy profile's; None for a model Loihi cannot run); under torchrun each rank runs every
+    world-th batch and the sums are reduced, which gives exactly the single-process figures."""
+    fos = fan_outs(model) if hasattr(model, "layers") else None
+    tot = evaluate_totals(model, test_set, cfg.data, cfg.train.seed, (where.rank, where.world), device=device,
+                          fan_outs=fos)
+    n_layers = len(tot.spikes)
+    sums = distributed.all_sum([tot.correct, tot.samples, *tot.spikes, *tot.synops], device)
     neurons = distributed.all_sum(tot.neurons, device, op="max")
-    correct, samples, spikes = sums[0], int(sums[1]), np.array(sums[2:])
+    correct, samples = sums[0], int(sums[1])
+    spikes, synops = np.array(sums[2:2 + n_layers]), np.array(sums[2 + n_layers:])
     steps = cfg.data.timesteps + model.latency
-    return correct / max(samples, 1), rates_of(spikes, samples, steps, np.array(neurons))
+    energy = None
+    if fos is not None:
+        counts = per_sample_counts(synops, spikes, np.array(neurons), samples, steps)
+        energy = float(energy_uJ(counts, load_profile(cfg.deploy.energy_profile)))
+    return correct / max(samples, 1), rates_of(spikes, samples, steps, np.array(neurons)), energy
 
 
 def _save_epoch(run_dir: Path, rows: list[dict], spec: ModelSpec, model: SNN, cfg: RunConfig, opt, sched,
