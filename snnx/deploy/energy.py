@@ -44,13 +44,22 @@ ANN_45NM = {
     "int8": {"mac_pJ": 0.23, "add_pJ": 0.03},
 }
 
+# Published MNIST points on neuromorphic chips, as tabulated by Renner et al., "The backpropagation
+# algorithm implemented on spiking neuromorphic hardware", Nat. Commun. 2024, Table 1 (each row cites
+# the chip's own paper). The one table of them: the energy report, the run's report page and
+# ``snnx frontier`` all plot these.
+RENNER_TABLE_1 = "Renner et al., Nat. Commun. 2024, Table 1"
+PUBLISHED_MNIST = [
+    {"what": "Loihi", "energy_per_inference_uJ": 2.5, "accuracy": 0.963, "source": RENNER_TABLE_1},
+    {"what": "SPOON", "energy_per_inference_uJ": 0.31, "accuracy": 0.975,
+     "source": f"{RENNER_TABLE_1} (Frenkel et al. 2020, SPOON)"},
+    {"what": "TrueNorth", "energy_per_inference_uJ": 0.27, "accuracy": 0.927, "source": RENNER_TABLE_1},
+    {"what": "784-200-200-10 chip (Park 2019)", "energy_per_inference_uJ": 0.25, "accuracy": 0.981,
+     "source": f"{RENNER_TABLE_1} (Park et al. 2019)"},
+]
+
 REFERENCE_POINTS = [
-    {
-        "what": "Loihi, MNIST",
-        "energy_per_inference_uJ": 2.5,
-        "accuracy": 0.963,
-        "source": "Renner et al., Nat. Commun. 2024",
-    },
+    {**PUBLISHED_MNIST[0], "what": "Loihi, MNIST"},
     {
         "what": "Loihi 2, PilotNet-LIF (measured)",
         "energy_per_inference_uJ": 1660.0,
@@ -241,6 +250,7 @@ def estimate_energy(
             else None,
         },
         "reference_points": REFERENCE_POINTS,
+        "published_mnist": PUBLISHED_MNIST,
         "formula": (
             "E = synops*E_syn + spikes*E_upd,spiking + (updates-spikes)*E_upd,inactive "
             "+ spikes*(E_spike,tile + hops*E_hop) + P_static,core*cores*steps*t_step"
