@@ -25,6 +25,7 @@ from snnx.deploy.energy import (
     estimate_energy,
     load_profile,
     macs_per_inference,
+    neurobench_metrics,
 )
 from snnx.deploy.manifest import Manifest, next_power_of_two, verify_bundle
 from snnx.deploy.mapping import core_map, format_core_map
@@ -121,6 +122,7 @@ def deploy_command(
         ann=ann,
     )
     energy["backend"] = sim.backend
+    energy["neurobench"] = neurobench_metrics(net, activity, sim.timesteps)
     manifest = _manifest(net, config, sim, target, TARGETS[target], run)
     manifest.inputs = {"model.net": provenance.digest(folder.net), "sim.json": provenance.digest(run / "sim.json"),
                        **provenance.checkpoint_inputs(run)}

@@ -235,17 +235,19 @@ def plot_accuracy_energy(points: Sequence[dict], published: Sequence[dict], path
                             xytext=(5, -10), fontsize=7, color=FIXED_COLOR)
     pub = [(float(p["energy_per_inference_uJ"]), 100 * float(p["accuracy"]), str(p["what"]))
            for p in published if p.get("accuracy") is not None]
+    lefts = 0
     for x, y, what in pub:
         ax.scatter([x], [y], marker="*", s=120, color="tab:red", zorder=3)
         # a label that would run into a neighbour's (just right of it, about as high) goes left
         left = any(x < x2 <= 1.5 * x and abs(y - y2) < 3 for x2, y2, _ in pub)
+        lefts += left
         ax.annotate(what, (x, y), textcoords="offset points", xytext=(-6 if left else 6, 4), fontsize=7,
                     color="tab:red", ha="right" if left else "left")
     ax.scatter([], [], marker="*", s=80, color="tab:red", label="published (Renner et al. 2024, Table 1)")
     ax.set_xscale("log")
     every = xs + [x for x, _, _ in pub]
     if every:
-        ax.set_xlim(min(every) / 1.6, max(every) * 1.6)
+        ax.set_xlim(min(every) / (5.0 if lefts else 1.6), max(every) * 1.6)  # room for a label on the left
     ax.set(xlabel="energy per inference (µJ, log scale)", ylabel="deployed accuracy (%)", title=title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="lower right")
