@@ -143,3 +143,11 @@ def test_spaces_shipped_are_valid_and_overrides_round_trip() -> None:
         from snnx.frontier.search import frontier_command
 
         frontier_command(Path("unused"), SMOKE, 0, None, None, None)
+
+
+def test_bad_storage_is_one_line_without_the_password(tmp_path: Path, capsys) -> None:
+    url = "postgresql://user:secret@localhost:1/db"
+    assert main(["frontier", "-c", str(SMOKE), "-o", str(tmp_path / "f"), "--trials", "1", "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("snnx: error: --storage postgresql://user:***@localhost:1/db: cannot open")
+    assert err.count("\n") == 1 and "secret" not in err
