@@ -31,6 +31,7 @@ _LAZY = {
     "report": "snnx.api",
     "predict": "snnx.api",
     "compare": "snnx.api",
+    "frontier": "",
     "TrainReport": "snnx.api",
     "ExportReport": "snnx.api",
     "SimResult": "snnx.sim.result",

@@ -1,6 +1,6 @@
 """Stage sub-packages that can be called: ``snnx.train(...)`` works whatever was imported first.
 
-``train``, ``export`` and ``deploy`` are both public functions and sub-package names. Python's
+``train``, ``export``, ``deploy`` and ``frontier`` are both public functions and sub-package names. Python's
 import system binds ``snnx.train`` to the *sub-package* the first time any ``snnx.train.*``
 module is imported (``import snnx.train.trainer`` sets the attribute on ``snnx``), so a
 function of that name defined in ``snnx/__init__.py`` would be silently replaced by a module,

@@ -25,6 +25,7 @@ SCHEMAS: dict[str, tuple[int, str]] = {
     "manifest": (1, "snnx deploy {run}"),
     "summary": (1, "snnx run -o {run}"),
     "compare": (1, "snnx compare {run}"),
+    "frontier": (1, "snnx frontier -o {run} --trials N"),
 }
 
 

@@ -72,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", type=Path)
     p.add_argument("--data-dir", type=Path)
 
+    p = sub.add_parser("frontier", help="search the accuracy-energy frontier (Optuna NSGA-II, one run per trial)")
+    p.add_argument("-c", "--config", type=Path, help="space file: config keys to search (default: snnx's own)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="folder for the trials, frontier.json/png")
+    p.add_argument("--trials", type=int, required=True, help="complete trials the study should hold")
+    p.add_argument("--storage", help="Optuna storage URL (default: sqlite:///OUT/frontier.db)")
+    p.add_argument("--study", help="study name in the storage (default: frontier)")
+    p.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS",
+                   help="a worker silent for twice this long has its trial failed and retried")
+    p.add_argument("--data-dir", type=Path)
+
     p = sub.add_parser("compare", help="train the same architecture as an ANN and compare")
     p.add_argument("run", type=Path)
     p.add_argument("--data-dir", type=Path)
@@ -103,6 +113,9 @@ def dispatch(args: argparse.Namespace) -> None:
         snnx.report(args.run, data_dir=args.data_dir)
     elif cmd == "compare":
         snnx.compare(args.run, data_dir=args.data_dir)
+    elif cmd == "frontier":
+        snnx.frontier(args.out, space=args.config, trials=args.trials, storage=args.storage, study=args.study,
+                      data_dir=args.data_dir, heartbeat_s=args.heartbeat)
 
 
 def written_folder(args: argparse.Namespace) -> Path | None:

@@ -37,8 +37,11 @@ def run_pipeline(
     overrides: Sequence[str] = (),
     data_dir: str | Path | None = None,
     overwrite: bool = False,
+    report: bool = True,
 ) -> dict:
     """train -> export -> simulate -> deploy -> report into ``out``; returns summary.json's content.
+
+    ``report=False`` leaves out report.html (``snnx frontier``'s trials: `snnx report RUN` makes it later).
 
     Public as ``snnx.run_pipeline``. It lives here, above :mod:`snnx.api`, because it calls the
     four stage functions of the API (an orchestrator, not a fifth stage).
@@ -56,7 +59,8 @@ def run_pipeline(
     times.timed("export", api.export, out, target=cfg.export.target)
     times.timed("sim", api.simulate, out, backend=cfg.sim.backend, samples=cfg.sim.samples, data_dir=data_dir)
     times.timed("deploy", api.deploy, out, target=cfg.deploy.target, data_dir=data_dir)
-    times.timed("report", api.report, out, data_dir=data_dir)
+    if report:
+        times.timed("report", api.report, out, data_dir=data_dir)
     folder = RunFolder(out)
     summary = summarize(folder, cfg.deploy.target, times.seconds)
     write_json(folder.summary, stamp("summary", summary))
@@ -110,4 +114,5 @@ def print_summary(s: dict, out: Path) -> None:
     for name, value in rows:
         print(f"{name:<{width}}  {value:>12}")
     print("-" * (width + 16))
-    print(f"open {Path(out) / 'report.html'} for plots and the spike viewer")
+    if (Path(out) / "report.html").is_file():
+        print(f"open {Path(out) / 'report.html'} for plots and the spike viewer")

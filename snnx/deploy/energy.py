@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from snnx.errors import SnnxError
 from snnx.io import read_json
 from snnx.loihi.net import LoihiNet
@@ -44,13 +46,22 @@ ANN_45NM = {
     "int8": {"mac_pJ": 0.23, "add_pJ": 0.03},
 }
 
+# Published MNIST points on neuromorphic chips, as tabulated by Renner et al., "The backpropagation
+# algorithm implemented on spiking neuromorphic hardware", Nat. Commun. 2024, Table 1 (each row cites
+# the chip's own paper). The one table of them: the energy report, the run's report page and
+# ``snnx frontier`` all plot these.
+RENNER_TABLE_1 = "Renner et al., Nat. Commun. 2024, Table 1"
+PUBLISHED_MNIST = [
+    {"what": "Loihi", "energy_per_inference_uJ": 2.5, "accuracy": 0.963, "source": RENNER_TABLE_1},
+    {"what": "SPOON", "energy_per_inference_uJ": 0.31, "accuracy": 0.975,
+     "source": f"{RENNER_TABLE_1} (Frenkel et al. 2020, SPOON)"},
+    {"what": "TrueNorth", "energy_per_inference_uJ": 0.27, "accuracy": 0.927, "source": RENNER_TABLE_1},
+    {"what": "784-200-200-10 chip (Park 2019)", "energy_per_inference_uJ": 0.25, "accuracy": 0.981,
+     "source": f"{RENNER_TABLE_1} (Park et al. 2019)"},
+]
+
 REFERENCE_POINTS = [
-    {
-        "what": "Loihi, MNIST",
-        "energy_per_inference_uJ": 2.5,
-        "accuracy": 0.963,
-        "source": "Renner et al., Nat. Commun. 2024",
-    },
+    {**PUBLISHED_MNIST[0], "what": "Loihi, MNIST"},
     {
         "what": "Loihi 2, PilotNet-LIF (measured)",
         "energy_per_inference_uJ": 1660.0,
@@ -248,8 +259,97 @@ def estimate_energy(
             else None,
         },
         "reference_points": REFERENCE_POINTS,
+        "published_mnist": PUBLISHED_MNIST,
         "formula": (
             "E = synops*E_syn + spikes*E_upd,spiking + (updates-spikes)*E_upd,inactive "
             "+ spikes*(E_spike,tile + hops*E_hop) + P_static,core*cores*steps*t_step"
         ),
+    }
+
+
+# ----------------------------------------------------------------------------- NeuroBench
+
+
+NEUROBENCH_SOURCE = (
+    "NeuroBench 2.x definitions (neurobench.metrics: static Footprint, ConnectionSparsity; workload "
+    "ActivationSparsity, SynapticOperations, MembraneUpdates), computed by snnx on the deployed network "
+    "and its bit-exact simulation; docs/design.md §8.1"
+)
+
+
+def footprint_bytes(tensors: list[np.ndarray]) -> int:
+    """NeuroBench's Footprint: bytes of every parameter and buffer tensor (elements x item size)."""
+    return int(sum(t.size * t.itemsize for t in tensors))
+
+
+def connection_sparsity(weights: list[np.ndarray]) -> float:
+    """NeuroBench's ConnectionSparsity: zero weights over all weights of the synapse layers."""
+    total = sum(int(w.size) for w in weights)
+    return sum(int(np.count_nonzero(w == 0)) for w in weights) / total if total else 0.0
+
+
+def activation_sparsity(spikes: float, neuron_steps: float) -> float:
+    """NeuroBench's ActivationSparsity: 1 - nonzero outputs / outputs, over layers, steps, samples."""
+    return 1.0 - spikes / neuron_steps if neuron_steps else 0.0
+
+
+def deployed_tensors(layer: Any) -> list[np.ndarray]:
+    """A layer's parameters as model.net holds them: the weights at the chip's 8-bit weight
+    precision (netx/Lava store even values in [-256, 254], i.e. an int8 mantissa; zeros included),
+    the biases and the scalars du, dv, vth, weight_exp each at the smallest integer type holding them."""
+    mantissa = np.right_shift(layer.weight, 1) if not np.any(layer.weight % 2) else layer.weight
+    tensors = [mantissa] + ([layer.bias] if layer.bias is not None else [])
+    tensors.append(np.array([layer.du, layer.dv, layer.vth, layer.weight_exp]))
+    return [t.astype(_smallest_int(t)) for t in tensors]
+
+
+def _smallest_int(values: np.ndarray) -> type:
+    lo, hi = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    for dtype in (np.int8, np.int16, np.int32):
+        if np.iinfo(dtype).min <= lo and hi <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+def neurobench_metrics(net: LoihiNet, activity: list[dict[str, Any]], timesteps: int) -> dict[str, Any]:
+    """NeuroBench's metrics of the deployed network, per inference (means over the simulated samples).
+
+    The definitions are NeuroBench's (the functions above; tests/deploy/test_neurobench.py checks
+    them against its own implementation), applied to model.net and the bit-exact simulation:
+    Footprint of :func:`deployed_tensors` (``footprint_float32_bytes``: the same tensors as FP32);
+    SynapticOperations: Effective_ACs = synaptic ops of layers fed binary spikes, Effective_MACs =
+    of layers fed graded values (the direct-coded input), both nonzero input x nonzero weight as
+    :mod:`snnx.sim.activity` counts them over the T + L steps; Dense = every synapse, zeros
+    included, at each of the T input steps (NeuroBench's T forward calls); ActivationSparsity over
+    the T + L steps; MembraneUpdates = :func:`snnx.sim.activity.membrane_changes` (None when the
+    simulation gave no membranes, e.g. the Lava backend).
+    """
+    from dataclasses import replace
+
+    from snnx.data.encoders import is_binary
+    from snnx.loihi.accounting import fan_out
+
+    tensors: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    dense = 0
+    shape = tuple(net.input.shape)
+    for layer in net.layers:
+        if layer.is_synapse:
+            tensors += deployed_tensors(layer)
+            weights.append(layer.weight)
+            dense += int(fan_out(replace(layer, weight=np.ones_like(layer.weight)), shape).sum()) * int(timesteps)
+        shape = tuple(layer.shape)
+    synops = [float(a["synops"]) for a in activity]
+    macs = synops[0] if synops and not is_binary(net.input.encoding) else 0.0
+    membrane = [a.get("membrane_updates") for a in activity]
+    return {
+        "Footprint": footprint_bytes(tensors),
+        "footprint_float32_bytes": 4 * sum(int(t.size) for t in tensors),
+        "ConnectionSparsity": connection_sparsity(weights),
+        "ActivationSparsity": activation_sparsity(sum(float(a["spikes"]) for a in activity),
+                                                  sum(float(a["neuron_updates"]) for a in activity)),
+        "SynapticOperations": {"Effective_MACs": macs, "Effective_ACs": float(sum(synops)) - macs,
+                               "Dense": float(dense)},
+        "MembraneUpdates": None if not membrane or any(m is None for m in membrane) else float(sum(membrane)),
+        "source": NEUROBENCH_SOURCE,
     }

@@ -50,6 +50,7 @@ def format_energy(e: dict[str, Any]) -> str:
         f" ({_samples(e)})",
         f"same network as an ANN: {ann['macs_per_inference']:,} MACs -> FP32 {ann['fp32_energy_per_inference_uJ']:.4g} uJ, "
         f"int8 {ann['int8_energy_per_inference_uJ']:.4g} uJ (45 nm, arithmetic only)",
+        *([neurobench_line(e["neurobench"])] if e.get("neurobench") else []),
         "published: "
         + "; ".join(
             f"{r['what']} {r['energy_per_inference_uJ']:g} uJ ({r['source']})"
@@ -57,6 +58,16 @@ def format_energy(e: dict[str, Any]) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def neurobench_line(nb: dict[str, Any]) -> str:
+    """NeuroBench's metrics of the deployed network in one line."""
+    ops = nb["SynapticOperations"]
+    mem = "n/a" if nb.get("MembraneUpdates") is None else f"{nb['MembraneUpdates']:,.0f}"
+    return (f"NeuroBench: Footprint {nb['Footprint']:,} B, ConnectionSparsity {nb['ConnectionSparsity']:.4f}, "
+            f"ActivationSparsity {nb['ActivationSparsity']:.4f}, SynapticOperations Effective_ACs "
+            f"{ops['Effective_ACs']:,.0f} / Effective_MACs {ops['Effective_MACs']:,.0f} / Dense {ops['Dense']:,.0f}, "
+            f"MembraneUpdates {mem}")
 
 
 def energy_markdown(e: dict[str, Any], cmap: dict[str, Any]) -> str:
@@ -113,11 +124,41 @@ def energy_markdown(e: dict[str, Any], cmap: dict[str, Any]) -> str:
         f"FP32 {ann['fp32_energy_per_inference_uJ']:.4g} uJ, int8 {ann['int8_energy_per_inference_uJ']:.4g} uJ. "
         f"Source: {ann['source']}.",
         "",
+    ]
+    nb = e.get("neurobench")
+    if nb:
+        ops = nb["SynapticOperations"]
+        mem = "n/a (this backend gives no membranes)" if nb.get("MembraneUpdates") is None else f"{nb['MembraneUpdates']:,.1f}"
+        out += [
+            "## NeuroBench metrics",
+            "",
+            "Per inference, as NeuroBench 2.x defines them, on model.net and this simulation "
+            "(docs/design.md §8.1 says what differs from NeuroBench run on the float model).",
+            "",
+            "| metric | value |",
+            "|---|---:|",
+            f"| Footprint (bytes; FP32: {nb['footprint_float32_bytes']:,}) | {nb['Footprint']:,} |",
+            f"| ConnectionSparsity | {nb['ConnectionSparsity']:.4f} |",
+            f"| ActivationSparsity | {nb['ActivationSparsity']:.4f} |",
+            f"| SynapticOperations Effective_ACs | {ops['Effective_ACs']:,.1f} |",
+            f"| SynapticOperations Effective_MACs | {ops['Effective_MACs']:,.1f} |",
+            f"| SynapticOperations Dense | {ops['Dense']:,.0f} |",
+            f"| MembraneUpdates | {mem} |",
+            "",
+        ]
+    out += [
         "## Published reference points",
         "",
         "| system | energy per inference (uJ) | accuracy | source |",
         "|---|---:|---:|---|",
     ]
+    known = {(q["energy_per_inference_uJ"], q["accuracy"]) for q in e["reference_points"]}
+    for r in e.get("published_mnist", []):
+        if (r["energy_per_inference_uJ"], r["accuracy"]) in known:
+            continue
+        out.append(
+            f"| {r['what']}, MNIST | {r['energy_per_inference_uJ']:g} | {_pct(r['accuracy'])} | {r['source']} |"
+        )
     for r in e["reference_points"]:
         out.append(
             f"| {r['what']} | {r['energy_per_inference_uJ']:g} | {_pct(r['accuracy'])} | {r['source']} |"

@@ -27,6 +27,7 @@ from snnx.deploy.energy import (
     estimate_energy,
     load_profile,
     macs_per_inference,
+    neurobench_metrics,
 )
 from snnx.deploy.manifest import Manifest, next_power_of_two, verify_bundle
 from snnx.deploy.mapping import core_map, format_core_map
@@ -136,6 +137,7 @@ def deploy_command(
             ann=ann,
         )
         energy["backend"] = sim.backend
+        energy["neurobench"] = neurobench_metrics(net, activity, sim.timesteps)
         energy["input"] = sim.input  # a user's spike file (``snnx sim --input``), else None: the test set
     else:
         missing = _no_energy(folder, net, config)

@@ -16,6 +16,10 @@ Definitions (per sample, averaged over the samples seen):
 - ``neuron_updates``: neurons x steps. Loihi updates every compartment of a core on every
   time step whether or not it receives input (Davies et al. 2018 price an update, inactive or
   spiking), so this is a count of the work, not of the activity.
+- ``membrane_updates``: NeuroBench 2.x's MembraneUpdates (neurobench.metrics.workload.
+  MembraneUpdates): every neuron at the first step, then each (neuron, step) whose membrane
+  after the step (after reset) differs from the step before. Needs the membrane potentials, so
+  only engines that give them (the fast simulator) count it; None otherwise.
 
 Fan-out counts **nonzero weights only**: a zero weight changes nothing, the Loihi compiler
 need not store it, and a synaptic operation is spent per *stored* synapse. A dense format
@@ -48,6 +52,7 @@ class LayerActivity:
     synops: float
     spikes: float
     neuron_updates: float = 0.0
+    membrane_updates: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +69,7 @@ class LayerActivity:
                 synops=float(d["synops"]),
                 spikes=float(d["spikes"]),
                 neuron_updates=float(d.get("neuron_updates", 0.0)),
+                membrane_updates=None if d.get("membrane_updates") is None else float(d["membrane_updates"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SnnxError(f"layer activity {d!r} is incomplete ({exc}); re-run `snnx sim`") from None
@@ -90,10 +96,15 @@ class ActivityAccumulator:
         self.synops = np.zeros(n, dtype=np.int64)
         self.spikes = np.zeros(n, dtype=np.int64)
         self.updates = np.zeros(n, dtype=np.int64)
+        self.membrane = np.zeros(n, dtype=np.int64)
+        self.membrane_samples = 0
         self.samples = 0
 
-    def add(self, inputs: np.ndarray, layer_spikes: list[np.ndarray]) -> None:
-        """``inputs`` [B, T or S, *input shape]; ``layer_spikes[i]`` [B, S, *shape of layer i]."""
+    def add(
+        self, inputs: np.ndarray, layer_spikes: list[np.ndarray], membranes: list[np.ndarray] | None = None
+    ) -> None:
+        """``inputs`` [B, T or S, *input shape]; ``layer_spikes[i]`` [B, S, *shape of layer i];
+        ``membranes[i]`` (optional) layer i's membrane after each step, like its spikes."""
         if len(layer_spikes) != len(self.layers):
             raise SnnxError(
                 f"activity: got spikes of {len(layer_spikes)} layers, the network has {len(self.layers)}"
@@ -112,6 +123,10 @@ class ActivityAccumulator:
                                       @ self.rec_fan_outs[i])
             self.spikes[i] += int(np.count_nonzero(layer_spikes[i]))
             self.updates[i] += batch * int(np.shape(layer_spikes[i])[1]) * self.layers[i].num_neurons
+        if membranes is not None:
+            for i, v in enumerate(membranes):
+                self.membrane[i] += membrane_changes(v)
+            self.membrane_samples += batch
         self.samples += batch
 
     def result(self) -> list[LayerActivity]:
@@ -127,9 +142,21 @@ class ActivityAccumulator:
                 synops=float(self.synops[i]) / n,
                 spikes=float(self.spikes[i]) / n,
                 neuron_updates=float(self.updates[i]) / n,
+                membrane_updates=float(self.membrane[i]) / n if self.membrane_samples == self.samples > 0
+                else None,
             )
             for i, layer in enumerate(self.layers)
         ]
+
+
+def membrane_changes(v: np.ndarray) -> int:
+    """NeuroBench 2.x MembraneUpdates of ``v`` [B, S, *shape] (membrane after each step), summed over
+    the batch: all neurons at the first step plus every later step whose value differs from the last."""
+    arr = np.asarray(v)
+    if arr.ndim < 2:
+        raise SnnxError(f"activity: membranes of shape {list(arr.shape)} have no step axis")
+    first = int(np.prod(arr.shape[:1] + arr.shape[2:]))
+    return first + int(np.count_nonzero(arr[:, 1:] != arr[:, :-1]))
 
 
 def _events_per_neuron(x: np.ndarray, n_neurons: int) -> np.ndarray:

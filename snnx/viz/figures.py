@@ -208,3 +208,47 @@ def plot_prediction(pixels: np.ndarray, float_run: Trace | None, fixed_run: Trac
     ax_out.set(ylabel="class", yticks=range(ref.layers[-1].spikes.shape[2]))
     ax_out.legend(loc="upper left", fontsize=8)
     return save(fig, path)
+
+
+def plot_accuracy_energy(points: Sequence[dict], published: Sequence[dict], path: str | Path,
+                         pareto: Sequence[int] = (), title: str = "Accuracy against energy per inference",
+                         label_points: bool = False) -> Path:
+    """Deployed accuracy (%) against uJ per inference (log x): our points, their Pareto set, and the
+    published chips (stars, labelled). ``points``: dicts with ``energy_per_inference_uJ``,
+    ``fixed_accuracy`` and a ``label``; ``pareto``: indices into ``points``."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    front = set(int(i) for i in pareto)
+    xs = [float(p["energy_per_inference_uJ"]) for p in points]
+    ys = [100 * float(p["fixed_accuracy"]) for p in points]
+    rest = [i for i in range(len(points)) if i not in front]
+    if rest:
+        ax.scatter([xs[i] for i in rest], [ys[i] for i in rest], s=28, color="tab:gray", alpha=0.7,
+                   label="snnx trials" if front else "snnx")
+    if front:
+        order = sorted(front, key=lambda i: xs[i])
+        ax.plot([xs[i] for i in order], [ys[i] for i in order], "-o", color=FIXED_COLOR, ms=6, lw=1.2,
+                label="snnx Pareto set" if rest else "snnx")
+    if label_points or front:
+        for i in (range(len(points)) if label_points else front):
+            if points[i].get("label"):
+                ax.annotate(str(points[i]["label"]), (xs[i], ys[i]), textcoords="offset points",
+                            xytext=(5, -10), fontsize=7, color=FIXED_COLOR)
+    pub = [(float(p["energy_per_inference_uJ"]), 100 * float(p["accuracy"]), str(p["what"]))
+           for p in published if p.get("accuracy") is not None]
+    lefts = 0
+    for x, y, what in pub:
+        ax.scatter([x], [y], marker="*", s=120, color="tab:red", zorder=3)
+        # a label that would run into a neighbour's (just right of it, about as high) goes left
+        left = any(x < x2 <= 1.5 * x and abs(y - y2) < 3 for x2, y2, _ in pub)
+        lefts += left
+        ax.annotate(what, (x, y), textcoords="offset points", xytext=(-6 if left else 6, 4), fontsize=7,
+                    color="tab:red", ha="right" if left else "left")
+    ax.scatter([], [], marker="*", s=80, color="tab:red", label="published (Renner et al. 2024, Table 1)")
+    ax.set_xscale("log")
+    every = xs + [x for x, _, _ in pub]
+    if every:
+        ax.set_xlim(min(every) / (5.0 if lefts else 1.6), max(every) * 1.6)  # room for a label on the left
+    ax.set(xlabel="energy per inference (µJ, log scale)", ylabel="deployed accuracy (%)", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    return save(fig, path)

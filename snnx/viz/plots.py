@@ -174,6 +174,20 @@ def energy_per_layer(energy: EnergyReport) -> tuple[list[str], dict[str, list[fl
             {p: [1e-6 * layer.energy_pJ.get(p, 0.0) for layer in energy.layers] for p in parts})
 
 
+def _own_point(d: ReportData) -> dict | None:
+    """The run's deployed (accuracy, uJ) from energy.json, with the published points it lists."""
+    from snnx.deploy.energy import PUBLISHED_MNIST
+
+    if d.energy is None:
+        return None
+    doc = d.energy.document
+    acc = doc.get("accuracy")
+    if not isinstance(acc, (int, float)):
+        return None
+    return {"fixed_accuracy": float(acc), "energy_per_inference_uJ": d.energy.energy_per_inference_uJ,
+            "label": RunFolder(d.run).root.name, "published": doc.get("published_mnist") or PUBLISHED_MNIST}
+
+
 def gather(run: Path, data_dir: Path | None, samples: int | None = None) -> ReportData:
     """Load everything a report shows and run the models on ``samples`` test images."""
     models = load_run_models(run)
@@ -244,6 +258,16 @@ def make_plots(run: Path, data_dir: Path | None = None, samples: int | None = No
     else:
         d.missing["energy"] = (f"no per-layer energy: run `snnx deploy {run}`" if d.energy is None
                                else "deploy/loihi2/energy.json has no per-layer list")
+    own = _own_point(d)
+    if own is not None:
+        add("accuracy_energy", "Accuracy against energy, with published chips",
+            f"This run deployed ({100 * own['fixed_accuracy']:.2f} % at {own['energy_per_inference_uJ']:.3g} µJ per "
+            "inference, deploy/loihi2/energy.json) beside the published MNIST points tabulated by Renner et al., "
+            "Nat. Commun. 2024, Table 1 (stars); `snnx frontier` draws a search's trials on the same axes.",
+            lambda p: figures.plot_accuracy_energy([own], own["published"], p, [0],
+                                                   "This run and published MNIST chips"))
+    else:
+        d.missing["accuracy_energy"] = f"no deployed accuracy and energy: run `snnx sim {run}` and `snnx deploy {run}`"
     preds = {name: s.predictions for name, s in (("float", fs), ("fixed point", xs)) if s is not None}
     add("confusion", "Confusion matrix",
         f"True against predicted class on the first {n} test images{fixed_note}.",

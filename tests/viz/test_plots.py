@@ -41,7 +41,7 @@ def few_samples(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_every_plot_is_a_png_in_run_plots(report_data, tiny_run: Path) -> None:
     assert {f.key for f in report_data.figures} == ALL_PLOTS
-    assert set(report_data.missing) == {"energy"} and "snnx deploy" in report_data.missing["energy"]
+    assert set(report_data.missing) == {"energy", "accuracy_energy"} and "snnx deploy" in report_data.missing["energy"]
     for f in report_data.figures:
         assert f.path == tiny_run / "plots" / f"{f.key}.png"
         with Image.open(f.path) as img:
@@ -172,6 +172,7 @@ def test_report_shows_sim_and_energy_figures(tiny_run: Path, mnist_dir: Path, tm
                     steps=27, encoding="rate", dataset="mnist", seconds=1.0, backend_seconds=0.5)
     energy = _energy_json([{"name": "dense 100", "energy_pJ": {"synops": 7e5, "neuron_updates": 1e5}},
                            {"name": "dense 10", "energy_pJ": {"synops": 5e4, "neuron_updates": 2.5e4}}])
+    energy["accuracy"] = 0.8101  # the deployed point on the accuracy-energy plot
     sim.save(run / "sim.json")
     (run / "provenance.json").unlink(missing_ok=True)  # hand-made artifacts: no provenance to check
     bundle = run / "deploy" / "loihi2"
@@ -180,9 +181,10 @@ def test_report_shows_sim_and_energy_figures(tiny_run: Path, mnist_dir: Path, tm
     shutil.copyfile(run / "model.net", bundle / "model.net")
     Manifest("loihi2", "model.net", {}, {}, 25, 2, 27, 32, 1).save(bundle)  # report verifies bundles
     text = report_command(run, mnist_dir).read_text(encoding="utf-8")
-    for shown in ("81.23 %", "81.01 %", "99.75 %", "0.875", "43,210", "321.5", 'id="fig-energy"'):
+    for shown in ("81.23 %", "81.01 %", "99.75 %", "0.875", "43,210", "321.5", 'id="fig-energy"',
+                  'id="fig-accuracy_energy"', "81.01 % at 0.875 µJ", "Renner et al."):
         assert shown in text, shown
-    assert (run / "plots" / "energy.png").exists()
+    assert (run / "plots" / "energy.png").exists() and (run / "plots" / "accuracy_energy.png").exists()
     (run / "sim.json").write_text("{ not json")
     before = (run / "report.html").read_bytes()
     with pytest.raises(SnnxError, match="sim.json is not valid JSON"):
