@@ -58,7 +58,7 @@ def lava_inputs(net: LoihiNet, x: np.ndarray) -> np.ndarray:
     A conv-first net takes WHC frames; a dense-first net takes the flat vector in our (C, H, W)
     order, which is the order of its weight columns (netx flattens nothing before layer 1).
     """
-    first = net.layers[0]
+    first = net.input_block or net.synapse_layers[0]
     if first.kind == "dense" or (first.kind == "input" and len(first.shape) != 3):
         return x.reshape(x.shape[0], x.shape[1], -1)
     return _whc(x)
