@@ -12,10 +12,11 @@ Both engines run the same sample stream (netx ``reset_interval``, docs/design.md
 * Lava: ``run_lava_stream`` (snnx's LavaWorkerEngine: one worker process per core, each one
   netx network fed in chunks through a single bridge process, Loihi2SimCfg fixed_pt), its best
   setting we know. Its rate is measured marginally: (n_big - n_small) / (t_big - t_small), so
-  Lava's start-up of several seconds is not charged to it.
+  Lava's start-up of several seconds is not charged to it (where the two runs' difference is
+  lost in the machine's noise, n_big / t_big, start-up included, flagged in the JSON).
 "identical" compares every layer's spikes of the Lava samples, each from its reset step on.
 
-    .venv/bin/python benchmarks/lavadl_nets.py [--samples 2000] [--lava-samples 24]
+    .venv/bin/python benchmarks/lavadl_nets.py [--samples 5000] [--lava-samples 120]
 Writes benchmarks/results/lavadl_nets.json.
 """
 
@@ -103,8 +104,8 @@ def time_lava(path: Path, x: np.ndarray, n_small: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samples", type=int, default=2000, help="samples through the fast simulator")
-    ap.add_argument("--lava-samples", type=int, default=24, help="samples through Lava (big run)")
+    ap.add_argument("--samples", type=int, default=5000, help="samples through the fast simulator")
+    ap.add_argument("--lava-samples", type=int, default=120, help="samples through Lava (big run)")
     ap.add_argument("--only", nargs="*", help="file names to run (default: all fixtures)")
     args = ap.parse_args()
     files = sorted(FIXTURES.glob("*.net")) + sorted((FIXTURES / "lavadl").glob("*.net"))
@@ -123,7 +124,8 @@ def main() -> None:
         fast_sub = sim.run(x[:n_big])
         identical = all(np.array_equal(a, b) for a, b in zip(fast_sub.spikes, lava.spikes, strict=True))
         fast_sps = args.samples / fast_s
-        lava_sps = (n_big - n_small) / max(t_big - t_small, 1e-9)
+        marginal = t_big > 1.2 * t_small  # else the machine's noise hides the difference
+        lava_sps = (n_big - n_small) / (t_big - t_small) if marginal else n_big / t_big
         source = "lava-dl repository" if path.parent.name == "lavadl" else "made with lava-dl blocks"
         rows.append({
             "network": path.name if path.parent.name != "lavadl" else f"lavadl/{path.name}",
@@ -138,14 +140,15 @@ def main() -> None:
             "samples_lava": n_big,
             "lava_seconds": round(t_big, 2),
             "lava_seconds_small_run": round(t_small, 2),
-            "lava_samples_per_s_marginal": round(lava_sps, 2),
+            "lava_samples_per_s": round(lava_sps, 2),
+            "lava_rate_is_marginal": marginal,
             "lava_samples_per_s_with_startup": round(n_big / t_big, 2),
             "speedup": round(fast_sps / lava_sps, 1),
             "identical_spikes": identical,
             "output_spikes_per_sample": round(float(fast_sub.spikes[-1].sum()) / n_big, 2),
         })
         r = rows[-1]
-        print(f"{r['network']}: fast {r['fast_samples_per_s']:,.0f}/s, Lava {r['lava_samples_per_s_marginal']:.2f}/s, "
+        print(f"{r['network']}: fast {r['fast_samples_per_s']:,.0f}/s, Lava {r['lava_samples_per_s']:.2f}/s, "
               f"{r['speedup']:,.0f}x, identical {identical}", flush=True)
     result = {
         "machine": {
@@ -164,7 +167,7 @@ def main() -> None:
     print(f"{'network':28s}{'layers':34s}{'fast smp/s':>12s}{'Lava smp/s':>12s}{'speedup':>10s}{'same':>6s}")
     for r in rows:
         print(f"{r['network']:28s}{r['layers'][:33]:34s}{r['fast_samples_per_s']:>12,.0f}"
-              f"{r['lava_samples_per_s_marginal']:>12,.2f}{r['speedup']:>9,.0f}x{str(r['identical_spikes']):>6s}")
+              f"{r['lava_samples_per_s']:>12,.2f}{r['speedup']:>9,.0f}x{str(r['identical_spikes']):>6s}")
     print(f"\nwrote {RESULTS}")
 
 
