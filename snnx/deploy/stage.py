@@ -234,10 +234,18 @@ def _manifest(
     encoding, params = net.input.encoding, dict(net.input.params)
     dataset = config.data.dataset if config is not None else (sim.dataset if sim else None)
     timesteps = int(sim.timesteps) if sim is not None else int(net.input.timesteps or 0) or None
+    from snnx.sim.lava_backend import reset_offset
+
     latency = net.num_synapse_layers
+    offset = reset_offset(net)
+    port = (
+        "net.in_layer.neuron.a_in (lava-dl Input block: netx builds it as neurons fed the raw input)"
+        if net.input_block is not None
+        else "net.inp of the netx network (layer 0)"
+    )
     how = (
         "lava.lib.dl.netx.hdf5.Network(net_config='model.net', reset_interval=reset_interval, "
-        "reset_offset=reset_offset); send sample k's T input frames into net.inp at steps "
+        "reset_offset=reset_offset); send sample k's T input frames into " + port.split(" ")[0] + " at steps "
         "k*reset_interval+1..k*reset_interval+T (dense-first: flat C,H,W order; conv-first: W,H,C); "
         "read net.out and count spikes over the readout window"
     )
@@ -256,7 +264,7 @@ def _manifest(
             if encoding in ("rate", "latency", "direct", "rows")
             else bool(sim is not None and sim.encoding == "graded spikes"),
             "dataset": dataset,
-            "port": "net.inp of the netx network (layer 0)",
+            "port": port,
             "how_to_run": how,
         },
         output={
@@ -268,7 +276,7 @@ def _manifest(
         latency_steps=latency,
         steps_per_sample=timesteps + latency if timesteps else None,
         reset_interval=next_power_of_two(max(1, timesteps + latency - 1)) if timesteps else None,
-        reset_offset=1,
+        reset_offset=offset,
         source=str(run.resolve()),
     )
 

@@ -94,3 +94,23 @@ def test_errors_are_one_line_and_keep_the_previous_bundle(foreign, capsys):
     assert "model.net not found" in capsys.readouterr().err
     with pytest.raises(SnnxError, match="--target 'tpu'"):
         deploy_command(run, "tpu", False, None, None)
+
+
+NETX = Path(__file__).parents[1] / "sim" / "fixtures" / "netx"
+
+
+@pytest.mark.parametrize(("name", "offset", "cores"), [("bootstrap_mnist_like.net", 0, None),
+                                                       ("lavadl/mnist_tutorial.net", 1, [3, 1, 1])])
+def test_lavadl_files_deploy_with_netx_reset_offset_and_port(tmp_path, name, offset, cores):
+    """A lava-dl Input block adds no latency: its manifest says reset_offset 0 and names the port a
+    source can drive; the tutorial net maps to the compiler's 3 + 1 + 1 cores."""
+    run = tmp_path / "lavadl"
+    run.mkdir()
+    (run / "model.net").write_bytes((NETX / name).read_bytes())
+    assert main(["deploy", str(run)]) == 0
+    manifest = verify_bundle(run / "deploy" / "loihi2")
+    assert manifest.reset_offset == offset
+    assert ("in_layer.neuron.a_in" in manifest.input["port"]) == (offset == 0)
+    if cores is not None:
+        cmap = json.loads((run / "deploy" / "loihi2" / "core_map.json").read_text())
+        assert [entry["cores"] for entry in cmap["layers"]] == cores
