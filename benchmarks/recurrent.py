@@ -77,6 +77,7 @@ def row_mnist(run: Path | None, epochs: int, lava_samples: int, out: Path) -> di
     return {
         "run": str(run),
         "recipe": RECIPE,
+        "epochs": json.loads(json.dumps(__import__("yaml").safe_load((run / "config.yaml").read_text())))["train"]["epochs"],
         "train_seconds": round(train_s, 1) if train_s > 1 else None,
         "netx_layers": layers,
         "samples": full_json["samples"],

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from snntorch import spikegen
 
+from snnx.errors import SnnxError
+
 ENCODINGS = ("rate", "latency", "direct", "rows")
 ROW_THRESHOLD = 0.5  # rows encoding: a pixel spikes when brighter than this
 
@@ -55,7 +57,8 @@ def rows_sequence(images: torch.Tensor, timesteps: int) -> torch.Tensor:
     x = images if images.dim() == 4 else images.unsqueeze(1)
     b, c, h, w = x.shape
     if timesteps != h:
-        raise ValueError(f"rows encoding: {h} rows need timesteps={h}, got {timesteps}")
+        raise SnnxError(f"rows encoding presents one image row per step: {h} rows need {h} time steps, got "
+                        f"{timesteps}; re-export without --timesteps (or with --timesteps {h})")
     return (x.permute(2, 0, 1, 3).reshape(h, b, c * w) > ROW_THRESHOLD).to(images.dtype)
 
 

@@ -137,7 +137,10 @@ def load_test_set(models: RunModels, data_dir: Path | None):
         dataset, folder = "mnist", data_dir
     test = load_split(dataset, train=False, data_dir=folder)
     shape = models.input_shape
-    if int(np.prod(test.image_shape)) != int(np.prod(shape)):
+    from snnx.data.encoders import encoded_shape  # rows: one image row per input step
+
+    encoding = models.encoding().encoding if hasattr(models, "encoding") else "rate"
+    if int(np.prod(encoded_shape(encoding, test.image_shape))) != int(np.prod(shape)):
         raise SnnxError(f"the model takes input {shape} but {dataset} images are {test.image_shape}; "
                         "pass the dataset the run was trained on with --data-dir")
     return test

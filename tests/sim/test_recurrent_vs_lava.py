@@ -99,3 +99,22 @@ def test_independent_samples_equal_separate_lava_runs(tmp_path):
         for i in range(2):
             assert np.array_equal(fast.spikes[i][k:k + 1], lava.spikes[i])
             assert np.array_equal(fast.v[i][k:k + 1], lava.v[i])
+
+
+def test_sim_stage_both_backends_on_a_recurrent_run(make_run, synthetic_mnist):
+    """`snnx export` writes dense_rec and `snnx sim --backend both` streams the test images through
+    Lava and the fast engine (batch by batch, one stream) with identical spikes."""
+    import json
+
+    import h5py
+
+    import snnx
+
+    run = make_run("rec", recurrent=True, hidden=[24])
+    snnx.export(run)
+    with h5py.File(run / "model.net") as f:
+        assert [f[f"layer/{k}/type"][0] for k in range(1, 4)] == [b"flatten", b"dense_rec", b"dense"]
+    snnx.simulate(run, backend="both", samples=12, data_dir=synthetic_mnist)
+    sim = json.loads((run / "sim.json").read_text())
+    assert sim["lava_fast_identical"] is True
+    assert sim["spikes_per_sample"][0]["fixed"] > 1

@@ -82,3 +82,5 @@ def test_rows_config_and_encoding():
     x = encode(img, "rows", 28)
     assert x.shape == (28, 2, 28) and encoded_shape("rows", (1, 28, 28)) == (28,)
     assert x[5, 0, 3] == 1 and x.sum() == 1
+    with pytest.raises(SnnxError, match="one image row per step"):
+        encode(img, "rows", 12)  # e.g. `snnx export RUN --timesteps 12` on a rows run
