@@ -83,7 +83,7 @@ class TrainConfig:
     # loss += rate_weight x sum (rate - target)^2
     energy_weight: float = 0.0
     rate_targets: list[float] = field(default_factory=list)
-    rate_weight: float = 1.0
+    rate_weight: float = 1000.0  # squared rate errors are ~1e-3: this makes them count beside the CE loss
 
 
 @dataclass

@@ -78,14 +78,16 @@ def _train(run: Path, data: Path, *sets: str) -> list[dict[str, float]]:
 
 def test_energy_weight_lowers_spikes_and_energy(synthetic_data: Path, tmp_path: Path) -> None:
     plain = _train(tmp_path / "plain", synthetic_data)
-    priced = _train(tmp_path / "priced", synthetic_data, "train.energy_weight=300")
+    priced = _train(tmp_path / "priced", synthetic_data, "train.energy_weight=30")
     assert "energy_uJ" in plain[-1]
     assert priced[-1]["rate_layer1"] < 0.7 * plain[-1]["rate_layer1"]
-    assert priced[-1]["energy_uJ"] < plain[-1]["energy_uJ"]
+    assert priced[-1]["rate_layer2"] < plain[-1]["rate_layer2"]
+    # the input layer's synaptic ops (fixed by the synthetic input) dominate: a few percent less
+    assert priced[-1]["energy_uJ"] < 0.98 * plain[-1]["energy_uJ"]
     assert priced[-1]["test_acc"] > 0.5  # still learns the synthetic classes
 
 
 def test_rate_targets_pull_the_hidden_rate_to_the_target(synthetic_data: Path, tmp_path: Path) -> None:
-    rows = _train(tmp_path / "rate", synthetic_data, "train.rate_targets=[0.02]", "train.rate_weight=50")
+    rows = _train(tmp_path / "rate", synthetic_data, "train.rate_targets=[0.02]", "train.rate_weight=2000")
     assert abs(rows[-1]["rate_layer1"] - 0.02) < 0.015
     assert np.isfinite(rows[-1]["loss"])
