@@ -77,7 +77,7 @@ class TrainConfig:
     qat: bool = True
     seed: int = 0
     device: str = "auto"
-    # chip-priced training (snnx.train.energy, docs/design.md §12): loss += energy_weight x the
+    # chip-priced training (snnx.train.energy, docs/design.md §13): loss += energy_weight x the
     # deployed energy per inference in uJ (profile deploy.energy_profile); and/or per-layer
     # firing-rate targets (spikes per neuron per step, one per layer from the first, fewer allowed):
     # loss += rate_weight x sum (rate - target)^2

@@ -1,5 +1,5 @@
 /* The CUBA LIF recurrence of snnx.train.neurons.CubaBPTT over all steps, one pass per block of
- * neurons (docs/design.md §4, §12). Built by snnx/train/kernel.py with -O3 -ffp-contract=off, so
+ * neurons (docs/design.md §4, §13). Built by snnx/train/kernel.py with -O3 -ffp-contract=off, so
  * every float32 operation rounds exactly as the torch ops it replaces (same order, no FMA): the
  * spikes equal the eager path's bit for bit, the gradients up to the surrogate's last bits.
  *

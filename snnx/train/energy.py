@@ -16,7 +16,7 @@ loss I trade for one uJ". Its gradient flows through the spikes of every layer (
 next layer's synaptic ops and their own spike and update energy) and, straight through, through
 the fan-outs of dense layers (see :func:`fan_outs`: weights leaving busy inputs are pruned); the
 first layer's input events are constants of a batch. E is the dynamic energy: static energy (leakage per
-core x time, a few percent) depends on the core map and is not trained. docs/design.md §12.
+core x time, a few percent) depends on the core map and is not trained. docs/design.md §13.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Why: on a CPU the eager recurrence costs ~5 tensor ops per step and layer, each a pass over the
 whole [B, N] state, while the arithmetic per neuron and step is a handful of flops; one C loop
 over time per block of neurons keeps the state in L1 and does the same float32 operations in
-the same order (docs/design.md §12). Built once per source version with the system C compiler
+the same order (docs/design.md §13). Built once per source version with the system C compiler
 (``cc``, ``gcc`` or ``clang``; ~1 s) into ``$SNNX_CACHE_DIR/kernels`` (default
 ``~/.cache/snnx``); without a compiler, or with ``SNNX_KERNEL=0``, training uses the eager path
 (same spikes, slower). The GIL is released in the C calls, so the neurons are split over

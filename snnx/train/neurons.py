@@ -18,7 +18,7 @@ the surrogate derivative taken from snntorch's own spike function, a few steps p
 Per step that is ~5 tensor ops instead of ~20 autograd nodes; gradients equal the plain
 autograd loop's (tests compare them). On a CPU the compiled kernel of :mod:`snnx.train.kernel`
 runs both passes in one loop over time per block of neurons, with the same float32 operations
-(docs/design.md §12).
+(docs/design.md §13).
 """
 
 from __future__ import annotations
