@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from snnx.errors import SnnxError
-from snnx.frontier.results import write_frontier
+from snnx.frontier.results import DIRECTIONS, safe_url, write_frontier
 from snnx.frontier.space import Space, load_space
 
 DB_NAME = "frontier.db"
 DEFAULT_STUDY = "frontier"
-DIRECTIONS = ("maximize", "minimize")  # fixed_accuracy, energy_per_inference_uJ
 MAX_RETRY = 2  # copies of a trial whose process died
 
 
@@ -76,7 +75,7 @@ def frontier_command(
     name = study_name or DEFAULT_STUDY
     study = open_study(url, name, space, trials, heartbeat_s)
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    print(f"snnx frontier: study {name!r} in {_safe_url(url)}; {_count(study, 'COMPLETE')} of {trials} "
+    print(f"snnx frontier: study {name!r} in {safe_url(url)}; {_count(study, 'COMPLETE')} of {trials} "
           f"trials complete; worker {worker}", flush=True)
 
     current: dict[str, int] = {}
@@ -103,7 +102,7 @@ def frontier_command(
         write_frontier(out, study, space, url, trials)
     paths = write_frontier(out, study, space, url, trials)
     pareto = tuple(sorted(t.number for t in study.best_trials))
-    report = FrontierReport(out, paths[0], paths[1], name, _safe_url(url), _count(study, "COMPLETE"),
+    report = FrontierReport(out, paths[0], paths[1], name, safe_url(url), _count(study, "COMPLETE"),
                             _count(study, "FAIL"), pareto)
     print(f"wrote {paths[0]} and {paths[1]}: {report.complete} complete, {report.failed} failed, "
           f"Pareto set {list(pareto)}", flush=True)
@@ -124,7 +123,7 @@ def open_study(url: str, name: str, space: Space, trials: int, heartbeat_s: int)
                 url, engine_kwargs=engine, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
         except Exception as exc:  # sqlalchemy's errors for a bad URL or an unreachable database
-            raise SnnxError(f"--storage {_safe_url(url)}: cannot open the Optuna storage "
+            raise SnnxError(f"--storage {safe_url(url)}: cannot open the Optuna storage "
                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); give an "
                             "SQLAlchemy URL such as sqlite:///frontier.db") from None
         probe = optuna.create_study(storage=storage, study_name=name, directions=list(DIRECTIONS),
@@ -134,7 +133,7 @@ def open_study(url: str, name: str, space: Space, trials: int, heartbeat_s: int)
                                                 seed=space.seed + len(probe.trials))
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
-        raise SnnxError(f"study {name!r} in {_safe_url(url)} has directions "
+        raise SnnxError(f"study {name!r} in {safe_url(url)} has directions "
                         f"{[d.name.lower() for d in study.directions]}, not (maximize accuracy, minimize uJ); "
                         "use another --study name")
     known = study.user_attrs.get("space")
@@ -201,14 +200,3 @@ def _progress(study, number: int | None, trials: int) -> None:
     front = ", ".join(f"#{b.number} {100 * b.values[0]:.2f} %/{b.values[1]:.3g} uJ"
                       for b in sorted(study.best_trials, key=lambda b: b.values[1]))
     print(f"trial {t.number} {what}; {done}/{trials} complete; Pareto: {front or 'none yet'}", flush=True)
-
-
-def _safe_url(url: str) -> str:
-    """The storage URL without a password (it goes into frontier.json and messages)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
