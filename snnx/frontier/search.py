@@ -50,6 +50,30 @@ class FrontierReport:
     pareto: tuple[int, ...]  # trial numbers of the Pareto set
 
 
+def frontier(
+    out: str | Path,
+    *,
+    space: str | Path | None = None,
+    trials: int,
+    storage: str | None = None,
+    study: str | None = None,
+    data_dir: str | Path | None = None,
+    heartbeat_s: int = 60,
+) -> FrontierReport:
+    """Search the accuracy-energy frontier: an Optuna NSGA-II study, one ``snnx run`` per trial.
+
+    Public as ``snnx.frontier`` (it lives here, above :mod:`snnx.api` and the pipeline, whose
+    functions each trial calls). ``space`` is a YAML file of config keys to search (default:
+    snnx/frontier/default.yaml); trials run in ``out``/trials/ until the study holds ``trials``
+    complete ones. The study lives in ``storage`` (an SQLAlchemy URL; default
+    sqlite:///``out``/frontier.db) under the name ``study``, so processes sharing it fill one
+    study and a killed search resumes; a worker silent for 2 x ``heartbeat_s`` seconds has its
+    trial failed and retried. Writes ``out``/frontier.json and ``out``/frontier.png.
+    """
+    return frontier_command(Path(out), None if space is None else Path(space), trials, storage, study,
+                            None if data_dir is None else Path(data_dir), heartbeat_s)
+
+
 def default_storage(out: Path) -> str:
     return f"sqlite:///{(Path(out) / DB_NAME).resolve()}"
 
