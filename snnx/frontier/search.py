@@ -137,18 +137,28 @@ def open_study(url: str, name: str, space: Space, trials: int, heartbeat_s: int)
     """The study ``name`` in ``url`` (created on first use) with NSGA-II and heartbeats."""
     import optuna
     from optuna.exceptions import ExperimentalWarning
+    from sqlalchemy.exc import IntegrityError, OperationalError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
-        try:
-            storage = optuna.storages.RDBStorage(
-                url, engine_kwargs=engine, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
-        except Exception as exc:  # sqlalchemy's errors for a bad URL or an unreachable database
+        storage, error = None, None
+        for attempt in range(5):
+            try:
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
+                break
+            except (IntegrityError, OperationalError) as exc:  # another worker creating the same new
+                error = exc  # database's tables at this moment, or holding its lock: the next try works
+                time.sleep(0.5 + attempt)
+            except Exception as exc:  # a bad URL, no driver, an unreachable database
+                error = exc
+                break
+        if storage is None:
             raise SnnxError(f"--storage {safe_url(url)}: cannot open the Optuna storage "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); give an "
+                            f"({type(error).__name__}: {str(error).splitlines()[0][:200]}); give an "
                             "SQLAlchemy URL such as sqlite:///frontier.db") from None
         probe = optuna.create_study(storage=storage, study_name=name, directions=list(DIRECTIONS),
                                     load_if_exists=True)
