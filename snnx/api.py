@@ -1,11 +1,14 @@
 """The public Python API: one function per pipeline stage, keyword options, typed frozen results.
 
 ``snnx.train``, ``snnx.export``, ``snnx.simulate`` and ``snnx.deploy`` (and ``snnx.report``,
-``snnx.predict``, ``snnx.compare``, ``snnx.run_pipeline``, ``snnx.frontier``) are these functions; the ``snnx``
+``snnx.predict``, ``snnx.compare``, ``snnx.run_pipeline``) are these functions; the ``snnx``
 command line parses its arguments and calls exactly them, so a script and a shell session
 produce the same run folder. Stages talk only through the run folder (:class:`snnx.run.RunFolder`):
 each function takes the folder, reads what earlier stages wrote and writes its own artifacts.
 Every function raises :class:`snnx.errors.SnnxError` (one line that says what to do) on bad input.
+
+``snnx.run_pipeline`` (snnx/pipeline.py) and ``snnx.frontier`` (snnx/frontier/search.py) are public
+too but live above this module, because they call its stage functions (imports stay acyclic).
 
 Heavy imports (torch, lava) happen inside the functions, so ``import snnx`` stays light.
 """
@@ -22,7 +25,6 @@ from snnx.run import InputEncoding, RunFolder
 if TYPE_CHECKING:
     from snnx.deploy.stage import DeployReport
     from snnx.export.quantize import QuantReport
-    from snnx.frontier.search import FrontierReport
     from snnx.loihi.net import LoihiNet
     from snnx.sim.result import SimResult
 
@@ -171,30 +173,6 @@ def compare(run: PathLike, *, data_dir: PathLike | None = None) -> dict[str, Any
     from snnx.deploy.compare import compare_command
 
     return compare_command(Path(run), _path(data_dir))
-
-
-def frontier(
-    out: PathLike,
-    *,
-    space: PathLike | None = None,
-    trials: int,
-    storage: str | None = None,
-    study: str | None = None,
-    data_dir: PathLike | None = None,
-    heartbeat_s: int = 60,
-) -> FrontierReport:
-    """Search the accuracy-energy frontier: an Optuna NSGA-II study, one ``snnx run`` per trial.
-
-    ``space`` is a YAML file of config keys to search (default: snnx/frontier/default.yaml);
-    trials run in ``out``/trials/ until the study holds ``trials`` complete ones. The study lives
-    in ``storage`` (an SQLAlchemy URL; default sqlite:///``out``/frontier.db) under the name
-    ``study``, so processes sharing it fill one study and a killed search resumes; a worker
-    silent for 2 x ``heartbeat_s`` seconds has its trial failed and retried. Writes
-    ``out``/frontier.json and ``out``/frontier.png.
-    """
-    from snnx.frontier.search import frontier_command
-
-    return frontier_command(Path(out), _path(space), trials, storage, study, _path(data_dir), heartbeat_s)
 
 
 def _path(p: PathLike | None) -> Path | None:

@@ -8,4 +8,4 @@ against the config), :mod:`.search` (the study and one trial), :mod:`.results` (
 
 from snnx._stage_module import make_callable
 
-make_callable(__name__, "snnx.api:frontier")  # snnx.frontier(...) runs the search (see snnx._stage_module)
+make_callable(__name__, "snnx.frontier.search:frontier")  # snnx.frontier(...) runs the search (see snnx._stage_module)

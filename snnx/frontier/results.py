@@ -16,6 +16,7 @@ from snnx.frontier.space import Space
 from snnx.io import write_json
 
 JSON_NAME, PNG_NAME = "frontier.json", "frontier.png"
+DIRECTIONS = ("maximize", "minimize")  # fixed_accuracy, energy_per_inference_uJ
 
 
 def trial_record(t: Any, space: Space, pareto: set[int]) -> dict[str, Any]:
@@ -45,13 +46,11 @@ def trial_record(t: Any, space: Space, pareto: set[int]) -> dict[str, Any]:
 
 
 def frontier_document(study: Any, space: Space, storage: str, target: int) -> dict[str, Any]:
-    from snnx.frontier.search import DIRECTIONS, _safe_url
-
     pareto = {t.number for t in study.best_trials}
     trials = [trial_record(t, space, pareto) for t in study.get_trials(deepcopy=False)]
     return stamp("frontier", {
         "study": study.study_name,
-        "storage": _safe_url(storage),
+        "storage": safe_url(storage),
         "objectives": {"fixed_accuracy": DIRECTIONS[0], "energy_per_inference_uJ": DIRECTIONS[1]},
         "sampler": "optuna NSGAIISampler",
         "target_trials": int(target),
@@ -85,3 +84,14 @@ def plot_frontier(doc: dict[str, Any], path: Path) -> Path:
 def load_frontier(path: Path) -> dict[str, Any]:
     """A frontier.json, schema-checked."""
     return read_artifact("frontier", Path(path), rebuild="snnx frontier -o DIR --trials N")
+
+
+def safe_url(url: str) -> str:
+    """The storage URL without a password (it goes into frontier.json and messages)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from snnx.errors import SnnxError
-from snnx.frontier.results import write_frontier
+from snnx.frontier.results import DIRECTIONS, safe_url, write_frontier
 from snnx.frontier.space import Space, load_space
 
 DB_NAME = "frontier.db"
 DEFAULT_STUDY = "frontier"
-DIRECTIONS = ("maximize", "minimize")  # fixed_accuracy, energy_per_inference_uJ
 MAX_RETRY = 2  # copies of a trial whose process died
 
 
@@ -49,6 +48,30 @@ class FrontierReport:
     complete: int
     failed: int
     pareto: tuple[int, ...]  # trial numbers of the Pareto set
+
+
+def frontier(
+    out: str | Path,
+    *,
+    space: str | Path | None = None,
+    trials: int,
+    storage: str | None = None,
+    study: str | None = None,
+    data_dir: str | Path | None = None,
+    heartbeat_s: int = 60,
+) -> FrontierReport:
+    """Search the accuracy-energy frontier: an Optuna NSGA-II study, one ``snnx run`` per trial.
+
+    Public as ``snnx.frontier`` (it lives here, above :mod:`snnx.api` and the pipeline, whose
+    functions each trial calls). ``space`` is a YAML file of config keys to search (default:
+    snnx/frontier/default.yaml); trials run in ``out``/trials/ until the study holds ``trials``
+    complete ones. The study lives in ``storage`` (an SQLAlchemy URL; default
+    sqlite:///``out``/frontier.db) under the name ``study``, so processes sharing it fill one
+    study and a killed search resumes; a worker silent for 2 x ``heartbeat_s`` seconds has its
+    trial failed and retried. Writes ``out``/frontier.json and ``out``/frontier.png.
+    """
+    return frontier_command(Path(out), None if space is None else Path(space), trials, storage, study,
+                            None if data_dir is None else Path(data_dir), heartbeat_s)
 
 
 def default_storage(out: Path) -> str:
@@ -76,7 +99,7 @@ def frontier_command(
     name = study_name or DEFAULT_STUDY
     study = open_study(url, name, space, trials, heartbeat_s)
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    print(f"snnx frontier: study {name!r} in {_safe_url(url)}; {_count(study, 'COMPLETE')} of {trials} "
+    print(f"snnx frontier: study {name!r} in {safe_url(url)}; {_count(study, 'COMPLETE')} of {trials} "
           f"trials complete; worker {worker}", flush=True)
 
     current: dict[str, int] = {}
@@ -103,7 +126,7 @@ def frontier_command(
         write_frontier(out, study, space, url, trials)
     paths = write_frontier(out, study, space, url, trials)
     pareto = tuple(sorted(t.number for t in study.best_trials))
-    report = FrontierReport(out, paths[0], paths[1], name, _safe_url(url), _count(study, "COMPLETE"),
+    report = FrontierReport(out, paths[0], paths[1], name, safe_url(url), _count(study, "COMPLETE"),
                             _count(study, "FAIL"), pareto)
     print(f"wrote {paths[0]} and {paths[1]}: {report.complete} complete, {report.failed} failed, "
           f"Pareto set {list(pareto)}", flush=True)
@@ -114,18 +137,28 @@ def open_study(url: str, name: str, space: Space, trials: int, heartbeat_s: int)
     """The study ``name`` in ``url`` (created on first use) with NSGA-II and heartbeats."""
     import optuna
     from optuna.exceptions import ExperimentalWarning
+    from sqlalchemy.exc import IntegrityError, OperationalError
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
-        try:
-            storage = optuna.storages.RDBStorage(
-                url, engine_kwargs=engine, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
-        except Exception as exc:  # sqlalchemy's errors for a bad URL or an unreachable database
-            raise SnnxError(f"--storage {_safe_url(url)}: cannot open the Optuna storage "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); give an "
+        storage, error = None, None
+        for attempt in range(5):
+            try:
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs=engine, heartbeat_interval=heartbeat_s, grace_period=2 * heartbeat_s,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_RETRY))
+                break
+            except (IntegrityError, OperationalError) as exc:  # another worker creating the same new
+                error = exc  # database's tables at this moment, or holding its lock: the next try works
+                time.sleep(0.5 + attempt)
+            except Exception as exc:  # a bad URL, no driver, an unreachable database
+                error = exc
+                break
+        if storage is None:
+            raise SnnxError(f"--storage {safe_url(url)}: cannot open the Optuna storage "
+                            f"({type(error).__name__}: {str(error).splitlines()[0][:200]}); give an "
                             "SQLAlchemy URL such as sqlite:///frontier.db") from None
         probe = optuna.create_study(storage=storage, study_name=name, directions=list(DIRECTIONS),
                                     load_if_exists=True)
@@ -134,7 +167,7 @@ def open_study(url: str, name: str, space: Space, trials: int, heartbeat_s: int)
                                                 seed=space.seed + len(probe.trials))
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
     if [d.name.lower() for d in study.directions] != list(DIRECTIONS):
-        raise SnnxError(f"study {name!r} in {_safe_url(url)} has directions "
+        raise SnnxError(f"study {name!r} in {safe_url(url)} has directions "
                         f"{[d.name.lower() for d in study.directions]}, not (maximize accuracy, minimize uJ); "
                         "use another --study name")
     known = study.user_attrs.get("space")
@@ -201,14 +234,3 @@ def _progress(study, number: int | None, trials: int) -> None:
     front = ", ".join(f"#{b.number} {100 * b.values[0]:.2f} %/{b.values[1]:.3g} uJ"
                       for b in sorted(study.best_trials, key=lambda b: b.values[1]))
     print(f"trial {t.number} {what}; {done}/{trials} complete; Pareto: {front or 'none yet'}", flush=True)
-
-
-def _safe_url(url: str) -> str:
-    """The storage URL without a password (it goes into frontier.json and messages)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
