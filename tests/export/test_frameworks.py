@@ -421,7 +421,7 @@ def test_sim_labels_give_the_accuracy_of_a_users_spikes(tmp_path, capsys, inputs
 @pytest.mark.parametrize(
     "labels,words",
     [
-        (np.zeros(3), "3 labels for 300 samples"),
+        (np.zeros(3), "has 3 labels but"),
         (np.zeros((300, 2)), "1-D array"),
         (np.full(300, 0.5), "integer classes"),
     ],

@@ -68,7 +68,7 @@ def test_report_renders_in_chromium_without_javascript_errors(report: Path, tmp_
     assert not js_errors(res.stderr), js_errors(res.stderr)
     for key in SECTIONS:
         assert f'data-section="{key}"' in dom, key
-    assert dom.count("<img ") == 8 and dom.count("data:image/png;base64,") == 8
+    assert dom.count("<img ") == 9 and dom.count("data:image/png;base64,") == 9  # 8 + accuracy vs energy
     assert "not found: run" not in dom  # every stage ran, so no section is missing
     assert dom.count("<canvas") >= 5  # input, 2 layer rasters, input frame, membrane
     readout = re.search(r'id="viewer-readout"[^>]*>([^<]*)<', dom).group(1)
