@@ -118,3 +118,26 @@ def test_sim_stage_both_backends_on_a_recurrent_run(make_run, synthetic_mnist):
     sim = json.loads((run / "sim.json").read_text())
     assert sim["lava_fast_identical"] is True
     assert sim["spikes_per_sample"][0]["fixed"] > 1
+
+
+
+def test_sim_stage_runs_a_recurrent_stream_once(tmp_path):
+    """The counted fast engine carries dense_rec state from batch to batch and records membranes in
+    the same pass: batches (of one sample, too) through the stage give the spikes of one stream."""
+    from snnx.loihi.netx import write_netx
+    from snnx.sim.fast import FastSimulator
+    from snnx.sim.randnet import random_inputs, random_recurrent_net
+    from snnx.sim.stage import Batch, _FixedRuns
+
+    rng = np.random.default_rng(3)
+    net = random_recurrent_net(rng, [12, 10, 6])
+    write_netx(net, tmp_path / "model.net")
+    x = random_inputs(rng, net, 14, 8, rate=0.5)
+    runs = _FixedRuns(net, tmp_path / "model.net", 8, False, "fast", keep_spikes=True)
+    for sl in (slice(0, 1), slice(1, 2), slice(2, 14)):
+        runs.add(Batch(sl, x[sl], None, None))
+    staged = [np.concatenate(parts) for parts in zip(*runs.spikes["fast"], strict=True)]
+    whole = FastSimulator(net, 8, stream=True).run(x).spikes
+    assert any(s[1:].any() for s in whole)
+    for got, want in zip(staged, whole, strict=True):
+        assert np.array_equal(got, want)
