@@ -1,6 +1,6 @@
 """Fixed-point simulation speed: the fast simulator against Lava on the same MNIST inputs.
 
-For the 784-100-10 network and the conv network (16c5s2-32c3s2-10) it measures, in one run:
+For an fc network (the run's, e.g. the default 784-300-10; else 784-100-10) and the conv network (16c5s2-32c3s2-10) it measures, in one run:
 rate encoding of the test images (timed apart), samples/s of the fast simulator on the whole
 test set, samples/s of the Lava backend (netx, fixed_pt, streamed in worker processes) on a
 subset, that both give identical spikes on that subset, and how much of the machine's GEMM
@@ -161,9 +161,8 @@ def main() -> None:
     args = ap.parse_args()
 
     rng = np.random.default_rng(0)
-    nets = {
-        "784-100-10": read_netx(args.run / "model.net") if args.run else random_net("fc", rng),
-    }
+    fc = read_netx(args.run / "model.net") if args.run else random_net("fc", rng)
+    nets = {f"{int(np.prod(fc.input.shape))}-{conv_label(fc)}": fc}
     if args.conv_run:
         conv = read_netx(args.conv_run / "model.net")
         nets[f"conv {conv_label(conv)}"] = conv
@@ -177,7 +176,7 @@ def main() -> None:
                           "samples": len(x), "seconds": round(encode_s, 3)})
         sim = FastSimulator(net, x.shape[1], is_graded(x))
         fast_s, first_s, chunk = time_fast(sim, x)
-        n_lava = args.lava_samples if name.startswith("784") else args.lava_conv_samples
+        n_lava = args.lava_conv_samples if name.startswith("conv") else args.lava_samples
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.net"
             write_netx(net, path)

@@ -30,8 +30,11 @@ import pytest
 
 from snnx.data.datasets import FILES
 
-# The one tiny-run recipe: ~10 s of training on 3,000 images, 784-100-10.
-RUN_OVERRIDES = ["data.train_subset=3000", "data.test_subset=500", "train.epochs=1"]
+# The one tiny-run recipe: ~10 s of training on 3,000 images, 784-100-10, Poisson rate code over
+# 25 steps, no energy term: pinned, so the tests do not move when the defaults do (the defaults'
+# own run is tested in tests/test_defaults.py).
+CLASSIC = ["data.encoding=rate", "data.timesteps=25", "model.hidden=[100]", "train.energy_weight=0"]
+RUN_OVERRIDES = ["data.train_subset=3000", "data.test_subset=500", "train.epochs=1", *CLASSIC]
 
 
 # ----------------------------------------------------------------------------- data

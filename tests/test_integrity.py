@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_idx
+from conftest import CLASSIC, write_idx
 
 from snnx import io as snnx_io
 from snnx.cli import main
@@ -32,7 +32,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def deployed(tmp_path_factory: pytest.TempPathFactory, data: Path) -> Path:
     run = tmp_path_factory.mktemp("run") / "r"
     d = ["--data-dir", str(data)]
-    assert main(["train", "-o", str(run), *d, "--set", "train.epochs=1", "--set", "model.hidden=[16]"]) == 0
+    sets = [a for s in ["train.epochs=1", *CLASSIC, "model.hidden=[16]"] for a in ("--set", s)]
+    assert main(["train", "-o", str(run), *d, *sets]) == 0
     assert main(["export", str(run)]) == 0
     assert main(["sim", str(run), *d]) == 0
     assert main(["deploy", str(run)]) == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import CLASSIC
 
 from snnx.cli import main
 from snnx.deploy.energy import layer_energy, load_profile
@@ -70,7 +71,7 @@ def _rows(run: Path) -> list[dict[str, float]]:
 
 
 def _train(run: Path, data: Path, *sets: str) -> list[dict[str, float]]:
-    args = ["train.epochs=2", "model.hidden=[64]", "train.lr=5e-3", *sets]
+    args = ["train.epochs=2", *CLASSIC, "model.hidden=[64]", "train.lr=5e-3", *sets]
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["train", "-o", str(run), "--data-dir", str(data), *(a for s in args for a in ("--set", s))]) == 0
     return _rows(run)

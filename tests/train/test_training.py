@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import CLASSIC
 
 from snnx.cli import main
 from snnx.config import resolve
@@ -16,7 +17,7 @@ from snnx.train import trainer
 from snnx.train.checkpoint import Checkpoint
 from snnx.train.stage import train_command
 
-QUICK = ["data.train_subset=4000", "data.test_subset=1000", "train.epochs=2", "train.batch_size=100"]
+QUICK = ["data.train_subset=4000", "data.test_subset=1000", "train.epochs=2", "train.batch_size=100", *CLASSIC]
 
 
 def _rows(run: Path) -> list[dict]:
