@@ -24,7 +24,9 @@ first folder's ``SHD/``; offline, one line says where to put the files.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +35,13 @@ import torch
 from tonic.transforms import ToFrame
 
 from snnx.errors import SnnxError
+from snnx.io import write_bytes
 
 CHANNELS = int(tonic.datasets.SHD.sensor_size[0])  # 700 cochlea channels
 CLASSES = 20
 FILES = {True: "shd_train.h5", False: "shd_test.h5"}
 DEFAULT_STEPS = 100  # data.timesteps when a shd config does not say
+CACHE_VERSION = 1  # bump when the binning changes: older cached bins are then ignored
 
 
 class _FileSHD(tonic.datasets.SHD):
@@ -116,7 +120,7 @@ def _read(path: Path, train: bool, timesteps: int, bin_ms: float | None, subset:
         raise SnnxError(f"{path} holds no recordings; replace it with the original {path.name}")
     if labels.min() < 0 or labels.max() >= CLASSES:
         raise SnnxError(f"{path} has labels outside 0..{CLASSES - 1}; replace it with the original {path.name}")
-    return torch.from_numpy(images), torch.from_numpy(labels)
+    return torch.from_numpy(images), torch.from_numpy(labels), n == len(ds)
 
 
 def load_shd(train: bool, folders: list[Path], timesteps: int | None = None, bin_ms: float | None = None,
@@ -136,5 +140,44 @@ def load_shd(train: bool, folders: list[Path], timesteps: int | None = None, bin
             f"downloaded; put shd_train.h5 and shd_test.h5 (unzipped from {_urls()}) in one of these "
             "folders or pass --data-dir / set SNNX_DATA_DIR"
         )
-    images, labels = _read(path, train, timesteps, bin_ms, subset)
-    return ImageSet(images, labels, f"shd-{'train' if train else 'test'}", classes=CLASSES)
+    cache = _cache_file(path, timesteps, bin_ms)
+    got = _read_cache(cache, timesteps)
+    if got is None:
+        *got, whole = _read(path, train, timesteps, bin_ms, subset)
+        if whole:  # a cached split is always the whole file
+            _write_cache(cache, *got)
+    images, labels = got
+    return ImageSet(images, labels, f"shd-{'train' if train else 'test'}", classes=CLASSES).subset(subset)
+
+
+def _cache_file(path: Path, timesteps: int, bin_ms: float | None) -> Path:
+    """Binning every recording through tonic takes ~10 ms each (a minute for the training split):
+    the bits are kept in the data cache ($SNNX_CACHE_DIR), keyed by the file (path, size, mtime)
+    and the binning."""
+    from snnx.data.datasets import _cache_root
+
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{timesteps}|{bin_ms!r}|{CACHE_VERSION}"
+    return _cache_root() / "shd" / f"{path.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+
+
+def _read_cache(cache: Path, timesteps: int):
+    try:
+        with np.load(cache, allow_pickle=False) as z:
+            n = int(z["labels"].shape[0])
+            bits = np.unpackbits(z["bits"], count=n * timesteps * CHANNELS)
+            labels = z["labels"].astype(np.int64)
+    except (OSError, KeyError, ValueError, EOFError):  # missing or damaged: bin again
+        return None
+    if n == 0 or labels.min() < 0 or labels.max() >= CLASSES:
+        return None
+    images = (bits.reshape(n, 1, timesteps, CHANNELS) * np.uint8(255))
+    return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+def _write_cache(cache: Path, images: torch.Tensor, labels: torch.Tensor) -> None:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, bits=np.packbits(images.numpy() > 0), labels=labels.numpy().astype(np.uint8))
+    with contextlib.suppress(OSError):  # a read-only cache only costs the binning next time
+        os.makedirs(cache.parent, exist_ok=True)
+        write_bytes(cache, buf.getvalue())

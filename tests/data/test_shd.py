@@ -165,3 +165,23 @@ def test_recurrent_shd_trains_exports_and_simulates_identically(shd_dir: Path, t
     assert (sim["dataset"], sim["timesteps"], sim["samples"]) == ("shd", 20, 16)
     assert sim["spikes_per_sample"][0]["fixed"] > 1
     assert sim["fixed_accuracy"] > 0.6, sim  # 20 classes: chance is 5 %
+
+
+def test_binned_splits_are_cached_per_file_and_binning(tmp_path: Path, monkeypatch) -> None:
+    """The bins are cached (keyed by the file and the binning): a rewritten file or another T is
+    binned again, a damaged cache entry is ignored."""
+    monkeypatch.setenv("SNNX_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "d"
+    rec = (np.array([0.001, 0.02]), np.array([1, 2]))
+    write_shd_file(folder / "shd_test.h5", [rec, rec], [3, 4])
+    first = load_split("shd", False, folder, timesteps=4)
+    (entry,) = (tmp_path / "cache" / "shd").iterdir()
+    again = load_split("shd", False, folder, timesteps=4)
+    assert np.array_equal(again.images, first.images) and again.labels.tolist() == [3, 4]
+    assert load_split("shd", False, folder, timesteps=6).images.shape[2] == 6
+    write_shd_file(folder / "shd_test.h5", [rec, rec, rec], [5, 6, 7])
+    assert load_split("shd", False, folder, timesteps=4).labels.tolist() == [5, 6, 7]
+    for e in (tmp_path / "cache" / "shd").iterdir():
+        e.write_bytes(b"damaged")
+    assert load_split("shd", False, folder, timesteps=4).labels.tolist() == [5, 6, 7]
+    assert entry.name.startswith("shd_test-")
