@@ -31,7 +31,7 @@ def _choices(*values: str, default: str) -> Any:
 class DataConfig:
     dataset: str = _choices("mnist", "fashionmnist", "shd", default="mnist")  # shd: Spiking Heidelberg Digits
     dir: str | None = None
-    encoding: str = _choices("rate", "latency", "direct", "rows", default="rate")  # rows: one image row per step
+    encoding: str = _choices("rate", "latency", "direct", "rows", "pairs", default="rate")  # rows: one image row per step; pairs: two pixels per step
     timesteps: int = 25
     train_subset: int | None = None
     test_subset: int | None = None
@@ -292,6 +292,7 @@ def _scalar(tp: Any, value: Any, key: str) -> Any:
 
 
 ROWS = 28  # rows encoding: MNIST and FashionMNIST images have 28 rows, one per input step
+PAIRS = 28 * 28 // 2  # pairs encoding: two pixels per input step, 392 steps for MNIST and FashionMNIST
 SHD_STEPS = 100  # dataset shd: time bins (input steps) when the config does not say (snnx.data.shd)
 
 
@@ -307,6 +308,8 @@ def _rows_timesteps(raw: dict[str, Any]) -> dict[str, Any]:
         raw = {**raw, "data": data}
     if isinstance(data, dict) and data.get("encoding") == "rows" and data.get("timesteps") is None:
         raw = {**raw, "data": {**data, "timesteps": ROWS}}
+    if isinstance(data, dict) and data.get("encoding") == "pairs" and data.get("timesteps") is None:
+        raw = {**raw, "data": {**data, "timesteps": PAIRS}}  # two pixels per step
     return raw
 
 
@@ -321,6 +324,9 @@ def _check_values(cfg: RunConfig) -> None:
         (d.gain > 0, "data.gain must be > 0", d.gain),
         (d.encoding != "rows" or d.timesteps == ROWS or d.dataset == "shd",
          f"data.encoding=rows presents one image row per step: data.timesteps must be {ROWS} (or left out)",
+         d.timesteps),
+        (d.encoding != "pairs" or d.timesteps == PAIRS,
+         f"data.encoding=pairs presents two pixels per step: data.timesteps must be {PAIRS} (or left out)",
          d.timesteps),
         (d.dataset != "shd" or d.encoding == "rows",
          "data.dataset=shd is already spikes, presented one time bin per step: data.encoding must be rows "
