@@ -99,7 +99,7 @@ def frames(events: np.ndarray, timesteps: int, bin_ms: float | None) -> np.ndarr
     return out
 
 
-def _read(path: Path, train: bool, timesteps: int, bin_ms: float | None, subset: int | None):
+def _read(path: Path, timesteps: int, bin_ms: float | None, subset: int | None):
     try:
         ds = _FileSHD(path)
         n = len(ds) if subset is None else min(subset, len(ds))
@@ -143,7 +143,7 @@ def load_shd(train: bool, folders: list[Path], timesteps: int | None = None, bin
     cache = _cache_file(path, timesteps, bin_ms)
     got = _read_cache(cache, timesteps)
     if got is None:
-        *got, whole = _read(path, train, timesteps, bin_ms, subset)
+        *got, whole = _read(path, timesteps, bin_ms, subset)
         if whole:  # a cached split is always the whole file
             _write_cache(cache, *got)
     images, labels = got
