@@ -29,17 +29,18 @@ def _choices(*values: str, default: str) -> Any:
 
 @dataclass
 class DataConfig:
-    dataset: str = _choices("mnist", "fashionmnist", default="mnist")
+    dataset: str = _choices("mnist", "fashionmnist", "shd", default="mnist")  # shd: Spiking Heidelberg Digits
     dir: str | None = None
     # defaults: graded (8-bit) pixels for 4 steps: the cheapest code on the chip that keeps accuracy
     # (docs/design.md §13; README "Measured results")
-    encoding: str = _choices("rate", "latency", "direct", "rows", default="direct")  # rows: one image row per step
+    encoding: str = _choices("rate", "latency", "direct", "rows", "pairs", default="direct")  # rows: one image row per step; pairs: two pixels per step
     timesteps: int = 4
     train_subset: int | None = None
     test_subset: int | None = None
     gain: float = 1.0  # rate coding: spike probability per step = gain * pixel intensity
     latency_tau: float = 5.0  # latency coding: RC time constant in steps (snntorch.spikegen.latency)
     augment_shift: int = 0  # training only: shift each image by up to this many pixels
+    bin_ms: float | None = None  # shd: bin width in ms from t = 0 (unset: data.timesteps bins span each recording)
 
 
 @dataclass
@@ -293,14 +294,24 @@ def _scalar(tp: Any, value: Any, key: str) -> Any:
 
 
 ROWS = 28  # rows encoding: MNIST and FashionMNIST images have 28 rows, one per input step
+PAIRS = 28 * 28 // 2  # pairs encoding: two pixels per input step, 392 steps for MNIST and FashionMNIST
+SHD_STEPS = 100  # dataset shd: time bins (input steps) when the config does not say (snnx.data.shd)
 
 
 def _rows_timesteps(raw: dict[str, Any]) -> dict[str, Any]:
     """``data.encoding: rows`` presents one image row per step, so the number of steps is the
-    number of rows: fill it in when the config does not say (the resolved config then shows it)."""
+    number of rows: fill it in when the config does not say (the resolved config then shows it).
+    ``data.dataset: shd`` is binned events presented one bin per step: its encoding is ``rows``
+    and its number of steps (bins) is SHD_STEPS unless the config says."""
     data = raw.get("data")
+    if isinstance(data, dict) and data.get("dataset") == "shd":
+        data = {"encoding": "rows", **data}
+        data = {**data, "timesteps": SHD_STEPS if data.get("timesteps") is None else data["timesteps"]}
+        raw = {**raw, "data": data}
     if isinstance(data, dict) and data.get("encoding") == "rows" and data.get("timesteps") is None:
         raw = {**raw, "data": {**data, "timesteps": ROWS}}
+    if isinstance(data, dict) and data.get("encoding") == "pairs" and data.get("timesteps") is None:
+        raw = {**raw, "data": {**data, "timesteps": PAIRS}}  # two pixels per step
     return raw
 
 
@@ -323,9 +334,17 @@ def _check_values(cfg: RunConfig) -> None:
     checks = [
         (1 <= d.timesteps <= L.MAX_TIMESTEPS, f"data.timesteps must be in [1, {L.MAX_TIMESTEPS}]", d.timesteps),
         (d.gain > 0, "data.gain must be > 0", d.gain),
-        (d.encoding != "rows" or d.timesteps == ROWS,
+        (d.encoding != "rows" or d.timesteps == ROWS or d.dataset == "shd",
          f"data.encoding=rows presents one image row per step: data.timesteps must be {ROWS} (or left out)",
          d.timesteps),
+        (d.encoding != "pairs" or d.timesteps == PAIRS,
+         f"data.encoding=pairs presents two pixels per step: data.timesteps must be {PAIRS} (or left out)",
+         d.timesteps),
+        (d.dataset != "shd" or d.encoding == "rows",
+         "data.dataset=shd is already spikes, presented one time bin per step: data.encoding must be rows "
+         "(or left out)", d.encoding),
+        (d.bin_ms is None or (d.bin_ms > 0 and d.bin_ms * d.timesteps <= 1e6),
+         "data.bin_ms must be > 0 ms (and data.timesteps bins of it at most 1000 s) or null", d.bin_ms),
         (d.latency_tau > 0, "data.latency_tau must be > 0 (steps)", d.latency_tau),
         (0 <= d.augment_shift <= 8, "data.augment_shift must be in [0, 8] pixels", d.augment_shift),
         (d.train_subset is None or d.train_subset >= 1, "data.train_subset must be >= 1 or null", d.train_subset),

@@ -107,7 +107,7 @@ def _dataset_size(ds: Any, path: Path, name: str, what: str) -> int:
 # ----------------------------------------------------------------------------- model.net metadata
 
 
-ENCODINGS = ("rate", "latency", "direct", "rows", "spikes")
+ENCODINGS = ("rate", "latency", "direct", "rows", "pairs", "spikes")
 
 
 def _finite(x: Any, lo: float = -math.inf, hi: float = math.inf, strict_lo: bool = False) -> bool:

@@ -1,4 +1,5 @@
-"""MNIST and FashionMNIST through torchvision, from a local folder or a download.
+"""MNIST and FashionMNIST through torchvision, SHD through tonic (:mod:`snnx.data.shd`), from a
+local folder or a download.
 
 Look-up order (docs/design.md §9): an explicit folder (``--data-dir`` / ``data.dir``), then
 ``$SNNX_DATA_DIR``, then ``./data``. A folder may hold the four standard ``*-ubyte.gz``
@@ -25,17 +26,19 @@ from snnx.errors import SnnxError
 from snnx.io import write_bytes
 
 DATASETS: dict[str, type] = {"mnist": tvd.MNIST, "fashionmnist": tvd.FashionMNIST}
+EVENT_DATASETS = ("shd",)  # already spikes: binned by snnx.data.shd into T rows of channels
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
 @dataclass
 class ImageSet:
-    """Images as uint8 [N, 1, H, W] and labels as int64 [N]."""
+    """Images as uint8 [N, 1, H, W] and labels as int64 [N] (SHD: [N, 1, T, 700] binned spikes)."""
 
     images: torch.Tensor
     labels: torch.Tensor
     name: str = ""
+    classes: int = 10
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -46,13 +49,13 @@ class ImageSet:
 
     @property
     def num_classes(self) -> int:
-        return 10
+        return self.classes
 
     def subset(self, n: int | None) -> ImageSet:
         """The first ``n`` images (all when ``n`` is None)."""
         if n is None or n >= len(self):
             return self
-        return ImageSet(self.images[:n], self.labels[:n], self.name)
+        return ImageSet(self.images[:n], self.labels[:n], self.name, self.classes)
 
     def floats(self, index: slice | torch.Tensor) -> torch.Tensor:
         """Images at ``index`` as float in [0, 1]."""
@@ -108,12 +111,18 @@ def _gunzip(src: Path, dst: Path) -> None:
     write_bytes(dst, data)
 
 
-def load_split(dataset: str, train: bool, data_dir: str | Path | None = None, subset: int | None = None) -> ImageSet:
-    """Load one split of ``dataset`` ("mnist" or "fashionmnist") as tensors."""
+def load_split(dataset: str, train: bool, data_dir: str | Path | None = None, subset: int | None = None,
+               timesteps: int | None = None, bin_ms: float | None = None) -> ImageSet:
+    """Load one split of ``dataset`` ("mnist", "fashionmnist" or "shd") as tensors; ``timesteps``
+    and ``bin_ms`` say how SHD's events are binned (``data.timesteps``, ``data.bin_ms``)."""
+    tried = candidate_dirs(data_dir)
+    if dataset.lower() in EVENT_DATASETS:
+        from snnx.data.shd import load_shd
+
+        return load_shd(train, tried, timesteps, bin_ms, subset)
     cls = DATASETS.get(dataset.lower())
     if cls is None:
-        raise SnnxError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
-    tried = candidate_dirs(data_dir)
+        raise SnnxError(f"unknown dataset {dataset!r}; choose one of: {', '.join([*DATASETS, *EVENT_DATASETS])}")
     for folder in tried:
         root = _torchvision_root(folder, cls) if folder.is_dir() else None
         if root is not None:
@@ -150,4 +159,11 @@ def _open(cls: type, root: Path, train: bool, folder: Path):
 def load_data(data_cfg, train: bool, data_dir: str | Path | None = None, subset: int | None = None) -> ImageSet:
     """Split from the ``data`` config section; ``data_dir`` (CLI) wins over ``data.dir``."""
     n = subset if subset is not None else (data_cfg.train_subset if train else data_cfg.test_subset)
-    return load_split(data_cfg.dataset, train, data_dir or data_cfg.dir, n)
+    return load_split(data_cfg.dataset, train, data_dir or data_cfg.dir, n, data_cfg.timesteps,
+                      data_cfg.bin_ms)
+
+
+def load_test(data_cfg, data_dir: str | Path | None = None) -> ImageSet:
+    """The whole test split of a run's dataset, binned as the run was (``snnx sim``, plots)."""
+    return load_split(data_cfg.dataset, False, data_dir or data_cfg.dir, None, data_cfg.timesteps,
+                      data_cfg.bin_ms)

@@ -8,6 +8,8 @@
   H steps of C*W binary spikes, one per pixel brighter than one half (docs/design.md §12:
   binary, because Lava's RecurrentDense shares one weight exponent between its input and
   recurrent synapses, so graded input would cost the recurrent weights their resolution).
+* ``pairs``: pixel-pair sequences, the longer recurrent benchmark: the pixels in reading order,
+  two per step (MNIST: 392 steps of 2 binary inputs per channel, the same threshold as ``rows``).
 
 Every call takes a ``seed`` so the same images and seed give the same spikes whatever
 happened to the global RNG before: the float and fixed-point models of ``snnx sim`` and a
@@ -21,8 +23,9 @@ from snntorch import spikegen
 
 from snnx.errors import SnnxError
 
-ENCODINGS = ("rate", "latency", "direct", "rows")
-ROW_THRESHOLD = 0.5  # rows encoding: a pixel spikes when brighter than this
+ENCODINGS = ("rate", "latency", "direct", "rows", "pairs")
+ROW_THRESHOLD = 0.5  # rows and pairs encodings: a pixel spikes when brighter than this
+PAIR = 2  # pairs encoding: pixels per step
 
 
 def encode(
@@ -38,6 +41,8 @@ def encode(
         return images.unsqueeze(0).expand(timesteps, *images.shape)
     if encoding == "rows":
         return rows_sequence(images, timesteps)
+    if encoding == "pairs":
+        return pairs_sequence(images, timesteps)
     if encoding == "latency":
         return spikegen.latency(images, num_steps=timesteps, tau=latency_tau, threshold=0.01,
                                 clip=True, normalize=True, linear=True)
@@ -62,12 +67,30 @@ def rows_sequence(images: torch.Tensor, timesteps: int) -> torch.Tensor:
     return (x.permute(2, 0, 1, 3).reshape(h, b, c * w) > ROW_THRESHOLD).to(images.dtype)
 
 
+def pairs_sequence(images: torch.Tensor, timesteps: int) -> torch.Tensor:
+    """[B, C, H, W] (or [B, H, W]) -> [H*W/2, B, C*2] 0/1: step t carries pixels 2t and 2t+1 (in
+    reading order) of every channel, a spike per pixel above ROW_THRESHOLD."""
+    x = images if images.dim() == 4 else images.unsqueeze(1)
+    b, c, h, w = x.shape
+    if (h * w) % PAIR:
+        raise SnnxError(f"pairs encoding presents two pixels per step: {h}x{w} images have an odd number of pixels")
+    steps = h * w // PAIR
+    if timesteps != steps:
+        raise SnnxError(f"pairs encoding presents two pixels per step: {h}x{w} pixels need {steps} time steps, "
+                        f"got {timesteps}; re-export without --timesteps (or with --timesteps {steps})")
+    seq = x.reshape(b, c, steps, PAIR).permute(2, 0, 1, 3).reshape(steps, b, c * PAIR)
+    return (seq > ROW_THRESHOLD).to(images.dtype)
+
+
 def encoded_shape(encoding: str, image_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The input shape of one step: the image itself, or one row (C*W values) with ``rows``."""
+    """The input shape of one step: the image itself, one row (C*W values) with ``rows``, or
+    two pixels per channel (C*2 values) with ``pairs``."""
     shape = tuple(int(s) for s in image_shape)
+    c = shape[0] if len(shape) == 3 else 1
     if encoding == "rows":
-        c, w = (shape[0] if len(shape) == 3 else 1), shape[-1]
-        return (c * w,)
+        return (c * shape[-1],)
+    if encoding == "pairs":
+        return (c * PAIR,)
     return shape
 
 

@@ -261,7 +261,7 @@ def _manifest(
             "params": params,
             "timesteps": timesteps,
             "graded": not is_binary(encoding)
-            if encoding in ("rate", "latency", "direct", "rows")
+            if encoding in ("rate", "latency", "direct", "rows", "pairs")
             else bool(sim is not None and sim.encoding == "graded spikes"),
             "dataset": dataset,
             "port": port,

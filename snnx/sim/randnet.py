@@ -182,7 +182,7 @@ def random_recurrent_net(
         if not last or rng.random() < 0.5:
             extra = {"weight_rec": random_weight(rng, (n_out, n_out), extreme)}
             if busy:
-                extra.update(weight=np.abs(layer.weight), vth=int(rng.integers(1, 60)))
+                extra.update(weight=np.minimum(np.abs(layer.weight), 255), vth=int(rng.integers(1, 60)))
             layer = LoihiLayer(**{**layer.__dict__, **extra})
         layers.append(layer)
     return LoihiNet(

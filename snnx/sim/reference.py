@@ -113,14 +113,14 @@ def encoded_test_set(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The first ``samples`` test images as integer inputs [N, T, *input], exactly as ``snnx sim``
     encodes them (:func:`encoded_batches` + :func:`fixed_inputs`), and their labels."""
-    from snnx.data.datasets import load_split
+    from snnx.data.datasets import load_test
 
     if config is None:
         raise SnnxError(
             "--run needs the run's config.yaml (how images become spikes); re-run `snnx train`"
         )
     d, enc = config.data, InputEncoding.of_input_spec(net.input)  # model.net's spec is the truth
-    images = load_split(d.dataset, False, data_dir or d.dir)
+    images = load_test(d, data_dir)  # SHD: binned as the run was
     xs, ys = [], []
     for b in encoded_batches(images, samples, enc, config.train.seed):
         xs.append(fixed_inputs(net, b.spikes))

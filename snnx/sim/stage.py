@@ -172,10 +172,10 @@ def _open_inputs(
             "model.net does not say how images become spikes (it was written by another tool); pass "
             "--input spikes.npy [samples, T, *input shape], or re-export with --timesteps N"
         )
-    from snnx.data.datasets import load_split
+    from snnx.data.datasets import load_split, load_test
 
     if config is not None:  # the whole test set, whatever subset training used
-        images = load_split(config.data.dataset, False, data_dir or config.data.dir)
+        images = load_test(config.data, data_dir)  # SHD: binned as the run was
         dataset, seed = config.data.dataset, config.train.seed
     else:
         images = load_split("mnist", False, data_dir)

@@ -128,14 +128,13 @@ def _fixed(models: RunModels, x: torch.Tensor, record_v: bool = False) -> Trace 
 
 def load_test_set(models: RunModels, data_dir: Path | None):
     """The run's test split (an ImageSet), checked against the model's input size."""
-    from snnx.data.datasets import load_split
+    from snnx.data.datasets import load_split, load_test
 
     if models.checkpoint is not None:
         data = models.checkpoint.config.data
-        dataset, folder = data.dataset, data_dir or data.dir
+        dataset, test = data.dataset, load_test(data, data_dir)  # SHD: binned as the run was
     else:
-        dataset, folder = "mnist", data_dir
-    test = load_split(dataset, train=False, data_dir=folder)
+        dataset, test = "mnist", load_split("mnist", train=False, data_dir=data_dir)
     shape = models.input_shape
     from snnx.data.encoders import encoded_shape  # rows: one image row per input step
 
