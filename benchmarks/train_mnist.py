@@ -193,18 +193,25 @@ def snnx_epoch(data_dir: str, batches: int | None) -> dict:
     n = len(train_set)
     return {"samples": n, "train_seconds": round(secs, 2), "cpu_seconds": round(cpu, 2),
             "samples_per_s": round(n / secs, 1), "test_accuracy": tot.correct / tot.samples, "settings": sets,
-            "compiled_kernel": kernel.library() is not None}
+            "compiled_kernel": kernel.library() is not None, "kernel_on_torch_openmp": kernel.openmp()}
 
 
 def speed(data_dir: str, out: Path, batches: int | None) -> dict:
-    """Same architecture, same steps, batch, one epoch each (or ``batches`` batches): snnx vs both loops."""
+    """Same architecture, same steps, batch, one epoch each (or ``batches`` batches): snnx vs both loops.
+
+    Records the load average before and after (the machine may be shared) and OMP_WAIT_POLICY,
+    which decides whether torch's idle OpenMP threads spin (the default) or sleep."""
+    load_before = os.getloadavg()
     ours = snnx_epoch(data_dir, batches)
     print(f"  [snnx] {ours}", flush=True)
     plain = plain_epoch(data_dir, batches)
     print(f"  [plain snnTorch] {plain}", flush=True)
     tut = tutorial5_epoch(data_dir, batches)
     print(f"  [tutorial5] {tut}", flush=True)
-    return {"threads": torch.get_num_threads(), "batches": batches, "tutorial5": tut, "plain": plain, "snnx": ours,
+    return {"threads": torch.get_num_threads(), "batches": batches,
+            "load_average_1_5_15_min": {"before": [round(v, 2) for v in load_before],
+                                        "after": [round(v, 2) for v in os.getloadavg()]},
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"), "tutorial5": tut, "plain": plain, "snnx": ours,
             "speedup": round(ours["samples_per_s"] / tut["samples_per_s"], 2),
             "speedup_vs_plain": round(ours["samples_per_s"] / plain["samples_per_s"], 2),
             "cpu_speedup_vs_plain": round(plain["cpu_seconds"] / plain["samples"] / (ours["cpu_seconds"] / ours["samples"]), 2)}

@@ -8,9 +8,20 @@
  * caller splits [0, E) over threads. The backward pass recomputes the membranes of a block of
  * neurons (into ``work``, steps x BLOCK floats per thread) rather than storing them: one tensor
  * of [T, E] less to write and read.
+ *
+ * Threads: built with -fopenmp against torch's own OpenMP runtime (kernel.py), cuba_forward_omp /
+ * cuba_backward_omp split [0, E) over ``nthreads`` of torch's intra-op threads, the ones that ran
+ * (and may still be spinning after) the matmuls around these calls: one pool for the whole step
+ * instead of a second set of threads competing with torch's for the same cores. Without OpenMP
+ * the caller splits the range over its own threads. The split is whole blocks; every element's
+ * arithmetic is the same whatever the number of threads.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define BLOCK 512  /* keep in step with kernel.py BLOCK */
 
@@ -105,4 +116,63 @@ void cuba_backward(const float *x, int64_t xs, int64_t n_in, const float *bias, 
         memcpy(a_sum + b0, as, n * sizeof(float));
         if (gx_sum) memcpy(g_x + b0, hs, n * sizeof(float));
     }
+}
+
+int cuba_openmp(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* [e0, e1) of thread t of n: whole blocks, in order */
+static void thread_range(int64_t E, int t, int n, int64_t *e0, int64_t *e1) {
+    int64_t blocks = (E + BLOCK - 1) / BLOCK;
+    int64_t a = blocks * t / n, b = blocks * (t + 1) / n;
+    *e0 = a * BLOCK < E ? a * BLOCK : E;
+    *e1 = b * BLOCK < E ? b * BLOCK : E;
+}
+
+void cuba_forward_omp(const float *x, int64_t xs, int64_t n_in, const float *bias, float th, float alpha,
+                      float beta, int64_t steps, int64_t hold, int64_t E, float *out, int nthreads) {
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+        int t = 0, n = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        n = omp_get_num_threads();
+#endif
+        int64_t e0, e1;
+        thread_range(E, t, n, &e0, &e1);
+        if (e1 > e0) cuba_forward(x, xs, n_in, bias, th, alpha, beta, steps, hold, E, e0, e1, out);
+    }
+}
+
+/* returns 0, or -1 when a thread's work buffer could not be allocated (the caller raises) */
+int cuba_backward_omp(const float *x, int64_t xs, int64_t n_in, const float *bias, const float *grad_s,
+                      float th, float alpha, float beta, int kind, float p, float c, float half, int64_t steps,
+                      int64_t E, float *g_x, int gx_sum, float *gv_sum, float *a_sum, int nthreads) {
+    int failed = 0;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1) reduction(| : failed)
+    {
+        int t = 0, n = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        n = omp_get_num_threads();
+#endif
+        int64_t e0, e1;
+        thread_range(E, t, n, &e0, &e1);
+        if (e1 > e0) {
+            float *work = malloc((size_t)steps * BLOCK * sizeof(float));
+            if (work) {
+                cuba_backward(x, xs, n_in, bias, grad_s, th, alpha, beta, kind, p, c, half, steps, E, e0, e1, g_x,
+                              gx_sum, gv_sum, a_sum, work);
+                free(work);
+            } else {
+                failed = 1;
+            }
+        }
+    }
+    return failed ? -1 : 0;
 }

@@ -6,13 +6,18 @@ over time per block of neurons keeps the state in L1 and does the same float32 o
 the same order (docs/design.md §13). Built once per source version with the system C compiler
 (``cc``, ``gcc`` or ``clang``; ~1 s) into ``$SNNX_CACHE_DIR/kernels`` (default
 ``~/.cache/snnx``); without a compiler, or with ``SNNX_KERNEL=0``, training uses the eager path
-(same spikes, slower). The GIL is released in the C calls, so the neurons are split over
-``torch.get_num_threads()`` Python threads.
+(same spikes, slower). The GIL is released in the C calls. Threads: where torch runs on GNU
+OpenMP (its wheels for Linux bundle ``torch/lib/libgomp*.so``) the file is built with
+``-fopenmp`` and linked to that runtime, so the neurons are split over torch's own intra-op
+threads (``torch.get_num_threads()``); a second pool of threads would compete for the cores with
+torch's OpenMP threads, which spin for a while after every matmul. Elsewhere the neurons are
+split over as many Python threads.
 """
 
 from __future__ import annotations
 
 import ctypes
+import glob
 import hashlib
 import os
 import shutil
@@ -25,7 +30,7 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("cuba_kernel.c")
-FLAGS = ["-O3", "-shared", "-fPIC", "-ffp-contract=off", "-fno-math-errno", "-std=c99"]
+FLAGS = ["-O3", "-fPIC", "-ffp-contract=off", "-fno-math-errno", "-std=c99"]
 SURROGATES = {"atan": 0, "fast_sigmoid": 1}
 BLOCK = 512  # neurons per block, as cuba_kernel.c
 _MIN_PER_THREAD = 16384  # elements; below this one thread is faster than handing out work
@@ -48,22 +53,48 @@ def _compiler() -> str | None:
     return None
 
 
+def _torch_openmp() -> str | None:
+    """torch's bundled GNU OpenMP runtime (already loaded with torch), if it has one."""
+    found = sorted(glob.glob(str(Path(torch.__file__).parent / "lib" / "libgomp*.so*")))
+    return found[0] if found else None
+
+
+def _compile(cc: str, gomp: str | None, target: Path) -> bool:
+    """Build ``target``; with ``gomp``: compile with -fopenmp and link to torch's runtime (its
+    soname is libgomp.so.1, so the process keeps the one copy torch loaded)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(fd)
+    obj = tmp[:-3] + ".o"
+    try:
+        if gomp:
+            subprocess.run([cc, *FLAGS, "-fopenmp", "-c", str(SOURCE), "-o", obj], check=True, capture_output=True,
+                           timeout=120)
+            subprocess.run([cc, "-shared", obj, gomp, "-o", tmp], check=True, capture_output=True, timeout=120)
+        else:
+            subprocess.run([cc, *FLAGS, "-shared", str(SOURCE), "-o", tmp], check=True, capture_output=True,
+                           timeout=120)
+        os.replace(tmp, target)  # atomic: concurrent processes each build, one file wins
+        return True
+    except (OSError, subprocess.SubprocessError):
+        Path(tmp).unlink(missing_ok=True)
+        return False
+    finally:
+        Path(obj).unlink(missing_ok=True)
+
+
 def _build() -> ctypes.CDLL | None:
     cc = _compiler()
     if cc is None:
         return None
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:16]
-    target = _cache_dir() / f"cuba_{key}.so"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-        os.close(fd)
-        try:
-            subprocess.run([cc, *FLAGS, str(SOURCE), "-o", tmp], check=True, capture_output=True, timeout=120)
-            os.replace(tmp, target)  # atomic: concurrent processes each build, one file wins
-        except (OSError, subprocess.SubprocessError):
-            Path(tmp).unlink(missing_ok=True)
-            return None
+    gomp = _torch_openmp() if os.environ.get("SNNX_KERNEL_OPENMP", "1") != "0" else None
+    for runtime in ([gomp, None] if gomp else [None]):  # without OpenMP when that build fails
+        key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + str(runtime).encode()).hexdigest()[:16]
+        target = _cache_dir() / f"cuba_{key}.so"
+        if target.is_file() or _compile(cc, runtime, target):
+            break
+    else:
+        return None
     lib = ctypes.CDLL(str(target))
     i64, f32, ptr, i32 = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p, ctypes.c_int
     lib.cuba_forward.argtypes = [ptr, i64, i64, ptr, f32, f32, f32, i64, i64, i64, i64, i64, ptr]
@@ -71,6 +102,14 @@ def _build() -> ctypes.CDLL | None:
     lib.cuba_backward.argtypes = [ptr, i64, i64, ptr, ptr, f32, f32, f32, i32, f32, f32, f32, i64, i64, i64, i64,
                                   ptr, i32, ptr, ptr, ptr]
     lib.cuba_backward.restype = None
+    lib.cuba_openmp.argtypes = []
+    lib.cuba_openmp.restype = i32
+    lib.cuba_forward_omp.argtypes = [ptr, i64, i64, ptr, f32, f32, f32, i64, i64, i64, ptr, i32]
+    lib.cuba_forward_omp.restype = None
+    lib.cuba_backward_omp.argtypes = [ptr, i64, i64, ptr, ptr, f32, f32, f32, i32, f32, f32, f32, i64, i64, ptr,
+                                      i32, ptr, ptr, i32]
+    lib.cuba_backward_omp.restype = i32
+    lib.snnx_openmp = bool(lib.cuba_openmp())
     return lib
 
 
@@ -95,10 +134,20 @@ def applies(x: torch.Tensor, threshold: torch.Tensor, spike_fn) -> bool:
             and getattr(spike_fn, "snnx_surrogate", None) is not None and library() is not None)
 
 
+def _workers(n: int) -> int:
+    return max(1, min(torch.get_num_threads(), n // _MIN_PER_THREAD))
+
+
+def openmp() -> bool:
+    """Whether the kernel runs on torch's OpenMP threads (see the module docstring)."""
+    lib = library()
+    return lib is not None and lib.snnx_openmp
+
+
 def _split(n: int, fn) -> None:
-    """Run fn(e0, e1) over [0, n) on up to torch.get_num_threads() threads."""
+    """Run fn(e0, e1) over [0, n) on up to torch.get_num_threads() Python threads."""
     global _pool, _pool_size
-    workers = max(1, min(torch.get_num_threads(), n // _MIN_PER_THREAD))
+    workers = _workers(n)
     if workers == 1:
         fn(0, n)
         return
@@ -127,6 +176,10 @@ def forward(x: torch.Tensor, n_in: int, constant: bool, bias: torch.Tensor, thre
     state = x.shape[1:]
     e = int(x[0].numel())
     out = x.new_empty(hold + steps, *state)
+    if lib.snnx_openmp:
+        lib.cuba_forward_omp(x.data_ptr(), xs, n, bias.data_ptr(), threshold, alpha, beta, steps, hold, e,
+                             out.data_ptr(), _workers(e))
+        return out
     _split(e, lambda a, b: lib.cuba_forward(x.data_ptr(), xs, n, bias.data_ptr(), threshold, alpha, beta, steps,
                                             hold, e, a, b, out.data_ptr()))
     return out
@@ -152,6 +205,12 @@ def backward(x: torch.Tensor, n_in: int, constant: bool, bias: torch.Tensor, gra
     g_x = x.new_empty(1 if sum_x else steps, *state)
     gv_sum = x.new_empty(state)
     a_sum = x.new_empty(state)
+    if lib.snnx_openmp:
+        if lib.cuba_backward_omp(x.data_ptr(), xs, n, bias.data_ptr(), grad_s.data_ptr(), threshold, alpha, beta,
+                                 kind, p, c, half, steps, e, g_x.data_ptr(), int(sum_x), gv_sum.data_ptr(),
+                                 a_sum.data_ptr(), _workers(e)):
+            raise MemoryError("snnx kernel: no memory for the backward pass's membranes")
+        return g_x, gv_sum, a_sum
 
     def run(a: int, b: int) -> None:
         work = torch.empty(steps * BLOCK, dtype=torch.float32)
