@@ -53,10 +53,11 @@ F64_EXACT = 2**53
 
 
 class _Lif:
-    """The CUBA recurrence for a block of samples, in float64 (exact) or the int32 reference.
+    """The CUBA recurrence for a block of samples, in float32/float64 (exact) or the int32 reference.
 
-    The float64 path is exact while |u|, |v| stay far below 2**53 and int32 never wraps in
+    The float path is exact while |u|, |v| stay far below 2**53 and int32 never wraps in
     Lava; ``plan`` proves that from the largest synaptic input, else the int32 reference runs.
+    float32 where the bounds keep every value and decay product below 2**24.
     """
 
     def __init__(self, p: CubaParams, shape: tuple[int, ...], a_max: float, steps: int) -> None:
@@ -82,7 +83,15 @@ class _Lif:
         self.needs_wrap = x_bound > U_MAX
         grow_v = steps if self.mv == 4096 else min(steps, 4096.0 / (4096 - self.mv))
         u_bound = min(x_bound, float(U_MAX))
-        self.needs_clip = (u_bound + self.b_max) * grow_v + u_bound + self.b_max > V_LIMIT
+        v_bound = (u_bound + self.b_max) * grow_v + u_bound + self.b_max
+        self.needs_clip = v_bound > V_LIMIT
+        # float32 (half the memory traffic) where every value and every decay product is an
+        # integer below 2**24: x * m / 4096 is exact if |x| * odd part of m < 2**24
+        self.dtype = np.float32 if (
+            not self.needs_wrap and not self.needs_clip and self.vth64 < F32_EXACT
+            and x_bound * _odd(self.mu) < F32_EXACT and v_bound * _odd(self.mv) < F32_EXACT
+            and x_bound < F32_EXACT and v_bound < F32_EXACT
+        ) else np.float64
 
     def run(
         self, a: np.ndarray, start: int, steps: int, record_state: bool
@@ -105,25 +114,31 @@ class _Lif:
 
     def _run_float(self, a, start, steps, spikes, us, vs) -> None:
         block = a.shape[1:]
-        u = np.zeros(block)
-        v = np.zeros(block)
-        x = np.empty(block)
-        cu, cv = self.mu / 4096.0, self.mv / 4096.0
-        zero = np.zeros(block, dtype=a.dtype)
+        f = self.dtype
+        u = np.zeros(block, dtype=f)
+        v = np.zeros(block, dtype=f)
+        x = np.empty(block, dtype=f)
+        cu, cv = f(self.mu / 4096.0), f(self.mv / 4096.0)
+        a64 = np.multiply(a, f(64.0), dtype=f)  # a << 6 for all steps in one pass
+        bias = None if self.bias64 is None else self.bias64.astype(f)
+        zero = np.zeros(block, dtype=f)
         for t in range(start, steps):
             k = t - start
-            a_t = a[k] if k < a.shape[0] else zero
-            # u = wrap(dec(u) + a << 6): products and shifts by 2**-12 are exact in float64
+            a_t = a64[k] if k < a.shape[0] else zero
+            # u = wrap(dec(u) + a << 6): products and shifts by 2**-12 are exact (see _plan)
             if self.mu == 0:
-                np.multiply(a_t, 64.0, out=x)
+                x_t = a_t
             else:
                 np.multiply(u, cu, out=x)
                 np.trunc(x, out=x)
-                x += a_t * 64.0
+                x += a_t
+                x_t = x
             if self.needs_wrap:
-                np.copyto(u, x)
-                u[x > U_MAX] -= 2.0 * U_MAX
-                u[x <= -U_MAX] += 2.0 * U_MAX
+                np.copyto(u, x_t)
+                u[x_t > U_MAX] -= 2.0 * U_MAX
+                u[x_t <= -U_MAX] += 2.0 * U_MAX
+            elif self.mu == 0:
+                u = x_t  # read only: the next step does not decay it
             else:
                 u, x = x, u
             # v = sat(dec(v) + u + bias << 6)
@@ -131,8 +146,8 @@ class _Lif:
                 np.multiply(v, cv, out=v)
                 np.trunc(v, out=v)
             v += u
-            if self.bias64 is not None:
-                v += self.bias64
+            if bias is not None:
+                v += bias
             if self.needs_clip:
                 np.minimum(v, V_LIMIT, out=v)
                 np.maximum(v, -V_LIMIT, out=v)
@@ -156,6 +171,11 @@ class _Lif:
             if us is not None:
                 us[t] = u
                 vs[t] = v
+
+
+def _odd(m: int) -> int:
+    """The odd factor of m (m / 2**k): the significant bits a product with m / 4096 needs."""
+    return m // (m & -m) if m else 0
 
 
 # ----------------------------------------------------------------------------- synapses
@@ -393,7 +413,7 @@ class _Identity:
         self.a_max = float(in_max)
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
-        return s.astype(np.float32)
+        return s  # bool/uint8: the LIF casts it once for all steps
 
 
 @dataclass
