@@ -118,27 +118,24 @@ class _Lif:
         u = np.zeros(block, dtype=f)
         v = np.zeros(block, dtype=f)
         x = np.empty(block, dtype=f)
-        cu, cv = f(self.mu / 4096.0), f(self.mv / 4096.0)
-        a64 = np.multiply(a, f(64.0), dtype=f)  # a << 6 for all steps in one pass
+        tmp = np.empty(block, dtype=f)
+        cu, cv, sixty4 = f(self.mu / 4096.0), f(self.mv / 4096.0), f(64.0)
         bias = None if self.bias64 is None else self.bias64.astype(f)
-        zero = np.zeros(block, dtype=f)
+        zero = np.zeros(block, dtype=a.dtype)
         for t in range(start, steps):
             k = t - start
-            a_t = a64[k] if k < a.shape[0] else zero
+            a_t = a[k] if k < a.shape[0] else zero
             # u = wrap(dec(u) + a << 6): products and shifts by 2**-12 are exact (see _plan)
             if self.mu == 0:
-                x_t = a_t
+                np.multiply(a_t, sixty4, out=x)
             else:
                 np.multiply(u, cu, out=x)
                 np.trunc(x, out=x)
-                x += a_t
-                x_t = x
+                x += np.multiply(a_t, sixty4, out=tmp)
             if self.needs_wrap:
-                np.copyto(u, x_t)
-                u[x_t > U_MAX] -= 2.0 * U_MAX
-                u[x_t <= -U_MAX] += 2.0 * U_MAX
-            elif self.mu == 0:
-                u = x_t  # read only: the next step does not decay it
+                np.copyto(u, x)
+                u[x > U_MAX] -= 2.0 * U_MAX
+                u[x <= -U_MAX] += 2.0 * U_MAX
             else:
                 u, x = x, u
             # v = sat(dec(v) + u + bias << 6)
@@ -331,7 +328,11 @@ class _Conv:
         self.gemm = None
         if in_max <= 1 and layer.groups == 1 and self.bound < F32_EXACT:
             # im2col's column order is (kh, kw, C)
-            self.gemm = _Int8Gemm.make(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1))
+            # (kh, kw, C) columns, zero-padded to a multiple of 16: oneDNN's kernels are several
+            # times faster then (measured 12 vs 2.6 ms for 75 vs 80 columns)
+            cols = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+            self.k_pad = -cols.shape[1] % 16
+            self.gemm = _Int8Gemm.make(np.pad(cols, ((0, 0), (0, self.k_pad))))
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
         """``s`` [M, *in] in this conv's layout (any strides) -> [M, *out] in the same layout."""
@@ -361,7 +362,10 @@ class _Conv:
         cols = np.lib.stride_tricks.as_strided(
             x, (m, h_out, w_out, kh, kw, x.shape[3]), (sm, sy * sh, sx * sw, sy * dh, sx * dw, sc)
         )
-        flat = np.ascontiguousarray(cols).reshape(m * h_out * w_out, -1)
+        k = kh * kw * x.shape[3]
+        flat = np.empty((m * h_out * w_out, k + self.k_pad), dtype=np.uint8)
+        flat[:, k:] = 0
+        flat[:, :k].reshape(cols.shape)[...] = cols
         return self.gemm(flat).reshape(m, h_out, w_out, c_out)
 
 
@@ -538,11 +542,13 @@ class FastSimulator:
         spikes, us, vs = [], [], []
         src = None
         block = None
-        if self.stages[0].hwc:
-            x = x.transpose(0, 1, 3, 4, 2)
         for st in self.stages:
             shape = _hwc_shape(st.layer.shape) if st.hwc else st.layer.shape
-            if src is None:
+            if src is None and st.hwc:
+                # the input, time-major and channels-last [T, N, H, W, C]: one pass over all steps
+                xt = _time_major_hwc(x)
+                a = st.synapse(xt.reshape(-1, *xt.shape[2:])).reshape(xt.shape[0], n, *shape)
+            elif src is None:
                 # the input: one GEMM over all samples and steps, then time-major [T, N, ...]
                 a = st.synapse(x.reshape(n * x.shape[1], *x.shape[2:]))
                 a = np.ascontiguousarray(np.moveaxis(a.reshape(n, x.shape[1], *shape), 1, 0))
@@ -726,6 +732,16 @@ def _run_recurrent(st: _Stage, a: np.ndarray, start: int, steps: int, leak: np.n
     return s, us, vs
 
 
+def _time_major_hwc(x: np.ndarray) -> np.ndarray:
+    """[N, T, C, H, W] -> contiguous [T, N, H, W, C], one channel at a time, so numpy's inner
+    copy loop runs over H * W values, not C (measured ~3x faster on lava-dl's tiny net)."""
+    xt = x.transpose(1, 0, 2, 3, 4)
+    out = np.empty((*xt.shape[:2], *xt.shape[3:], xt.shape[2]), dtype=x.dtype)
+    for c in range(xt.shape[2]):
+        out[..., c] = xt[:, :, c]
+    return out
+
+
 def _hwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """(C, H, W) -> (H, W, C): the channels-last layout of a conv layer's state."""
     return (*shape[1:], shape[0])
@@ -759,7 +775,7 @@ def check_inputs(
         raise SnnxError(f"input spikes must be in [0, 255], got values from {lo} to {hi}")
     if graded is False and hi > 1:
         raise SnnxError(f"binary inputs expected (0/1), got values up to {hi}")
-    return x.astype(np.uint8) if hi > 1 or graded else x.astype(bool)
+    return x.astype(np.uint8, copy=False) if hi > 1 or graded else x.astype(bool, copy=False)
 
 
 def is_graded(inputs: np.ndarray) -> bool:
