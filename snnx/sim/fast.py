@@ -13,10 +13,11 @@ reset_offset=1)`` computes under ``Loihi2SimCfg(select_tag="fixed_pt")`` for one
   active inputs, graded input multiplies; then ``a >> -weight_exp``.
 * conv synapse: exact integer cross-correlation, output wrapped to signed 24 bits. Lava's
   conv is scipy's ``convolve2d`` in float64 (lava-nc 0.10 switches its torch path off, see
-  DESIGN §6.2), exact below 2**53; ours is torch's conv2d in float32 where a bound proves the
-  sums below 2**24, else in float64.
+  DESIGN §6.2), exact below 2**53; ours, for binary input, is im2col on channels-last spikes
+  and the int8 GEMM below, else torch's conv2d in float32 where a bound proves the sums below
+  2**24, else in float64.
 * CUBA neuron: :func:`snnx.loihi.cuba.cuba_step`, the one integer step; :class:`_Lif` is the same
-  arithmetic in float64 (exact for these integers), chosen when bounds prove it equal.
+  arithmetic in float32 or float64 (exact for these integers), chosen when bounds prove it equal.
 * lava-dl's Input block (a first ``input`` layer with neurons): the same LIF fed the raw input
   with no synapse and no latency; it runs from step 0 (netx resets it when the sample's first
   input arrives, with ``reset_offset = 0``: :func:`snnx.sim.lava_backend.reset_offset`) and its
@@ -328,11 +329,8 @@ class _Conv:
         self.gemm = None
         if in_max <= 1 and layer.groups == 1 and self.bound < F32_EXACT:
             # im2col's column order is (kh, kw, C)
-            # (kh, kw, C) columns, zero-padded to a multiple of 16: oneDNN's kernels are several
-            # times faster then (measured 12 vs 2.6 ms for 75 vs 80 columns)
-            cols = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
-            self.k_pad = -cols.shape[1] % 16
-            self.gemm = _Int8Gemm.make(np.pad(cols, ((0, 0), (0, self.k_pad))))
+            # im2col's column order is (kh, kw, C)
+            self.gemm = _Int8Gemm.make(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1))
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
         """``s`` [M, *in] in this conv's layout (any strides) -> [M, *out] in the same layout."""
@@ -362,10 +360,7 @@ class _Conv:
         cols = np.lib.stride_tricks.as_strided(
             x, (m, h_out, w_out, kh, kw, x.shape[3]), (sm, sy * sh, sx * sw, sy * dh, sx * dw, sc)
         )
-        k = kh * kw * x.shape[3]
-        flat = np.empty((m * h_out * w_out, k + self.k_pad), dtype=np.uint8)
-        flat[:, k:] = 0
-        flat[:, :k].reshape(cols.shape)[...] = cols
+        flat = np.ascontiguousarray(cols).reshape(m * h_out * w_out, -1)
         return self.gemm(flat).reshape(m, h_out, w_out, c_out)
 
 
