@@ -13,10 +13,11 @@ reset_offset=1)`` computes under ``Loihi2SimCfg(select_tag="fixed_pt")`` for one
   active inputs, graded input multiplies; then ``a >> -weight_exp``.
 * conv synapse: exact integer cross-correlation, output wrapped to signed 24 bits. Lava's
   conv is scipy's ``convolve2d`` in float64 (lava-nc 0.10 switches its torch path off, see
-  DESIGN §6.2), exact below 2**53; ours is torch's conv2d in float32 where a bound proves the
-  sums below 2**24, else in float64.
+  DESIGN §6.2), exact below 2**53; ours, for binary input, is im2col on channels-last spikes
+  and the int8 GEMM below, else torch's conv2d in float32 where a bound proves the sums below
+  2**24, else in float64.
 * CUBA neuron: :func:`snnx.loihi.cuba.cuba_step`, the one integer step; :class:`_Lif` is the same
-  arithmetic in float64 (exact for these integers), chosen when bounds prove it equal.
+  arithmetic in float32 or float64 (exact for these integers), chosen when bounds prove it equal.
 * lava-dl's Input block (a first ``input`` layer with neurons): the same LIF fed the raw input
   with no synapse and no latency; it runs from step 0 (netx resets it when the sample's first
   input arrives, with ``reset_offset = 0``: :func:`snnx.sim.lava_backend.reset_offset`) and its
@@ -53,10 +54,11 @@ F64_EXACT = 2**53
 
 
 class _Lif:
-    """The CUBA recurrence for a block of samples, in float64 (exact) or the int32 reference.
+    """The CUBA recurrence for a block of samples, in float32/float64 (exact) or the int32 reference.
 
-    The float64 path is exact while |u|, |v| stay far below 2**53 and int32 never wraps in
+    The float path is exact while |u|, |v| stay far below 2**53 and int32 never wraps in
     Lava; ``plan`` proves that from the largest synaptic input, else the int32 reference runs.
+    float32 where the bounds keep every value and decay product below 2**24.
     """
 
     def __init__(self, p: CubaParams, shape: tuple[int, ...], a_max: float, steps: int) -> None:
@@ -82,7 +84,15 @@ class _Lif:
         self.needs_wrap = x_bound > U_MAX
         grow_v = steps if self.mv == 4096 else min(steps, 4096.0 / (4096 - self.mv))
         u_bound = min(x_bound, float(U_MAX))
-        self.needs_clip = (u_bound + self.b_max) * grow_v + u_bound + self.b_max > V_LIMIT
+        v_bound = (u_bound + self.b_max) * grow_v + u_bound + self.b_max
+        self.needs_clip = v_bound > V_LIMIT
+        # float32 (half the memory traffic) where every value and every decay product is an
+        # integer below 2**24: x * m / 4096 is exact if |x| * odd part of m < 2**24
+        self.dtype = np.float32 if (
+            not self.needs_wrap and not self.needs_clip and self.vth64 < F32_EXACT
+            and x_bound * _odd(self.mu) < F32_EXACT and v_bound * _odd(self.mv) < F32_EXACT
+            and x_bound < F32_EXACT and v_bound < F32_EXACT
+        ) else np.float64
 
     def run(
         self, a: np.ndarray, start: int, steps: int, record_state: bool
@@ -105,21 +115,24 @@ class _Lif:
 
     def _run_float(self, a, start, steps, spikes, us, vs) -> None:
         block = a.shape[1:]
-        u = np.zeros(block)
-        v = np.zeros(block)
-        x = np.empty(block)
-        cu, cv = self.mu / 4096.0, self.mv / 4096.0
+        f = self.dtype
+        u = np.zeros(block, dtype=f)
+        v = np.zeros(block, dtype=f)
+        x = np.empty(block, dtype=f)
+        tmp = np.empty(block, dtype=f)
+        cu, cv, sixty4 = f(self.mu / 4096.0), f(self.mv / 4096.0), f(64.0)
+        bias = None if self.bias64 is None else self.bias64.astype(f)
         zero = np.zeros(block, dtype=a.dtype)
         for t in range(start, steps):
             k = t - start
             a_t = a[k] if k < a.shape[0] else zero
-            # u = wrap(dec(u) + a << 6): products and shifts by 2**-12 are exact in float64
+            # u = wrap(dec(u) + a << 6): products and shifts by 2**-12 are exact (see _plan)
             if self.mu == 0:
-                np.multiply(a_t, 64.0, out=x)
+                np.multiply(a_t, sixty4, out=x)
             else:
                 np.multiply(u, cu, out=x)
                 np.trunc(x, out=x)
-                x += a_t * 64.0
+                x += np.multiply(a_t, sixty4, out=tmp)
             if self.needs_wrap:
                 np.copyto(u, x)
                 u[x > U_MAX] -= 2.0 * U_MAX
@@ -131,8 +144,8 @@ class _Lif:
                 np.multiply(v, cv, out=v)
                 np.trunc(v, out=v)
             v += u
-            if self.bias64 is not None:
-                v += self.bias64
+            if bias is not None:
+                v += bias
             if self.needs_clip:
                 np.minimum(v, V_LIMIT, out=v)
                 np.maximum(v, -V_LIMIT, out=v)
@@ -156,6 +169,11 @@ class _Lif:
             if us is not None:
                 us[t] = u
                 vs[t] = v
+
+
+def _odd(m: int) -> int:
+    """The odd factor of m (m / 2**k): the significant bits a product with m / 4096 needs."""
+    return m // (m & -m) if m else 0
 
 
 # ----------------------------------------------------------------------------- synapses
@@ -185,6 +203,43 @@ def _int8_linear(x_u8: torch.Tensor, packed, n_out: int) -> torch.Tensor:
     )
 
 
+class _Int8Gemm:
+    """``x @ w.T`` for binary x, exact: oneDNN's u8 x s8 -> s32 GEMM, float32 out.
+
+    Weights outside int8 are split as w = 2 * hi + lo (hi, lo int8; Lava's dense weights are
+    even, so lo is usually zero). The caller proves the sums below 2**24 (float32 exact).
+    """
+
+    def __init__(self, stack: np.ndarray, n: int, split: bool, has_lo: bool) -> None:
+        self.packed = torch.ops.onednn.qlinear_prepack(torch.from_numpy(stack.astype(np.int8)), None)
+        self.n, self.split, self.has_lo = n, split, has_lo
+
+    @classmethod
+    def make(cls, w: np.ndarray) -> _Int8Gemm | None:
+        """The GEMM for integer weights [N, K], or None where they don't fit or oneDNN lacks it."""
+        if not _int8_gemm_works():
+            return None
+        n = w.shape[0]
+        if w.min(initial=0) >= -128 and w.max(initial=0) <= 127:
+            return cls(w, n, False, False)
+        hi, lo = w >> 1, w & 1  # hi in [-128, 127] for Lava's 9-bit weights
+        if hi.min(initial=0) < -128 or hi.max(initial=0) > 127:
+            return None
+        has_lo = bool(lo.any())
+        return cls(np.concatenate([hi, lo]) if has_lo else hi, n, True, has_lo)
+
+    def __call__(self, flat: np.ndarray) -> np.ndarray:
+        """``flat`` [M, K] bool/uint8 0/1 -> [M, N] float32."""
+        x = torch.from_numpy(
+            flat.view(np.uint8) if flat.dtype in (np.bool_, np.uint8) else flat.astype(np.uint8)
+        )
+        n = self.n
+        out = _int8_linear(x, self.packed, 2 * n if self.has_lo else n)
+        if self.split:
+            out = out[:, :n] * 2 + out[:, n:] if self.has_lo else out * 2
+        return out.numpy()
+
+
 class _Dense:
     """Dense synapse: a = (W_lava @ s) >> -weight_exp, with the cheapest exact GEMM."""
 
@@ -209,15 +264,7 @@ class _Dense:
         self.w = w
         self.bound = float(np.abs(w).sum(axis=1).max(initial=0)) * max(in_max, 1)
         self.a_max = self.bound / (1 << self.shift)
-        self.int8 = None
-        if in_max <= 1 and self.shift == 0 and self.bound < F32_EXACT and _int8_gemm_works():
-            hi, lo = w >> 1, w & 1  # w = 2 * hi + lo with hi in [-128, 127]
-            if hi.min(initial=0) >= -128 and hi.max(initial=0) <= 127:
-                self.has_lo = bool(lo.any())
-                stack = np.concatenate([hi, lo]) if self.has_lo else hi
-                self.int8 = torch.ops.onednn.qlinear_prepack(
-                    torch.from_numpy(stack.astype(np.int8)), None
-                )
+        self.int8 = _Int8Gemm.make(w) if in_max <= 1 and self.shift == 0 and self.bound < F32_EXACT else None
         if self.int8 is None:
             self.dtype = (
                 np.float32
@@ -231,14 +278,8 @@ class _Dense:
     def __call__(self, s: np.ndarray) -> np.ndarray:
         """``s`` [M, *in] (binary or graded) -> a [M, N] (float32/float64/int64 of exact integers)."""
         flat = s.reshape(s.shape[0], -1)
-        n = self.w.shape[0]
         if self.int8 is not None:
-            x = torch.from_numpy(
-                flat.view(np.uint8) if flat.dtype in (np.bool_, np.uint8) else flat.astype(np.uint8)
-            )
-            out = _int8_linear(x, self.int8, 2 * n if self.has_lo else n)
-            out = out[:, :n] * 2 + out[:, n:] if self.has_lo else out * 2
-            return out.numpy()
+            return self.int8(flat)
         a = flat.astype(self.dtype) @ self.wt
         if self.shift:
             a = np.floor(a / (1 << self.shift)) if self.dtype != np.int64 else a >> self.shift
@@ -246,14 +287,21 @@ class _Dense:
 
 
 class _Conv:
-    """Conv synapse: exact integer cross-correlation (torch layout), wrapped to signed 24 bits."""
+    """Conv synapse: exact integer cross-correlation, wrapped to signed 24 bits.
 
-    def __init__(self, layer: LoihiLayer, in_shape: tuple[int, ...], in_max: int) -> None:
+    ``hwc``: activations are channels-last ([M, H, W, C] in, [M, Ho, Wo, N] out), so binary
+    input goes through im2col (kernel rows are contiguous) and the exact int8 GEMM, several
+    times faster than torch's float conv2d on these small maps; else torch layout [M, C, H, W].
+    Graded input, groups or weights outside 9 bits take torch's float conv2d.
+    """
+
+    def __init__(self, layer: LoihiLayer, in_shape: tuple[int, ...], in_max: int, hwc: bool = False) -> None:
         if len(in_shape) != 3:
             raise SnnxError(
                 f"layer {layer.name or 'conv'}: a conv layer needs a [C, H, W] input, got {in_shape}"
             )
         self.layer = layer
+        self.hwc = hwc
         self.out_shape = layer.shape
         w = np.asarray(layer.weight, dtype=np.int64)
         per_out = np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0)
@@ -278,16 +326,42 @@ class _Conv:
             raise SnnxError(
                 f"layer {layer.name or 'conv'}: conv of input {in_shape} gives {tuple(out)}, the file says {layer.shape}"
             )
+        self.gemm = None
+        if in_max <= 1 and layer.groups == 1 and self.bound < F32_EXACT:
+            # im2col's column order is (kh, kw, C)
+            # im2col's column order is (kh, kw, C)
+            self.gemm = _Int8Gemm.make(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1))
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
-        # numpy's bool/uint8 -> float cast is far faster than torch's (measured ~80x on 1.5M values)
-        np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
-        x = torch.from_numpy(np.ascontiguousarray(s, dtype=np_dtype))
-        lay = self.layer
-        out = F.conv2d(x, self.w, None, lay.stride, lay.padding, lay.dilation, lay.groups).numpy()
+        """``s`` [M, *in] in this conv's layout (any strides) -> [M, *out] in the same layout."""
+        if self.hwc:
+            out = self._hwc(s)
+        else:
+            out = self._hwc(s.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
         if self.bound >= 2**23:  # Lava wraps the conv output to signed 24 bits
             out = np.mod(out + 2**23, 2**24) - 2**23
         return out
+
+    def _hwc(self, s: np.ndarray) -> np.ndarray:
+        lay = self.layer
+        m, (c_out, h_out, w_out) = s.shape[0], self.out_shape
+        if self.gemm is None:
+            # numpy's bool/uint8 -> float cast is far faster than torch's (measured ~80x on 1.5M values)
+            np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
+            x = torch.from_numpy(np.ascontiguousarray(s, dtype=np_dtype)).permute(0, 3, 1, 2)
+            out = F.conv2d(x, self.w, None, lay.stride, lay.padding, lay.dilation, lay.groups)
+            return np.ascontiguousarray(out.permute(0, 2, 3, 1).numpy())
+        x = s.view(np.uint8) if s.dtype == np.bool_ else s.astype(np.uint8)
+        (ph, pw), (sh, sw), (dh, dw) = lay.padding, lay.stride, lay.dilation
+        if ph or pw:
+            x = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+        kh, kw = self.w.shape[2:]
+        sm, sy, sx, sc = x.strides
+        cols = np.lib.stride_tricks.as_strided(
+            x, (m, h_out, w_out, kh, kw, x.shape[3]), (sm, sy * sh, sx * sw, sy * dh, sx * dw, sc)
+        )
+        flat = np.ascontiguousarray(cols).reshape(m * h_out * w_out, -1)
+        return self.gemm(flat).reshape(m, h_out, w_out, c_out)
 
 
 # ----------------------------------------------------------------------------- the network
@@ -338,7 +412,7 @@ class _Identity:
         self.a_max = float(in_max)
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
-        return s.astype(np.float32)
+        return s  # bool/uint8: the LIF casts it once for all steps
 
 
 @dataclass
@@ -349,6 +423,7 @@ class _Stage:
     index: int  # 0-based synapse layer index; -1 for the input block
     start: int  # first step it runs (steps before it are held in reset): its latency
     rec: _Dense | None = None  # netx dense_rec: the recurrent synapse (see _run_recurrent)
+    hwc: bool = False  # its state and spikes are channels-last [.., H, W, C] (see _Conv)
 
 
 @dataclass
@@ -375,11 +450,17 @@ class FastSimulator:
         in_max = 255 if self.graded else 1
         self.stages = []
         n_syn = 0
+        layers = [layer for layer in net.layers if layer.kind != "flatten"]
+        # conv nets keep channels-last state (not the recurrent path, which uses torch layout)
+        hwc_ok = all(layer.weight_rec is None for layer in layers)
+        prev_hwc, last_chw = False, shape
         for layer in net.layers:
             if layer.kind == "flatten":
                 shape = (int(np.prod(shape)),)
                 continue
             rec = None
+            nxt = next((b.kind for a, b in zip(layers, layers[1:], strict=False) if a is layer), None)
+            hwc = hwc_ok and (layer.kind == "conv" or (layer.kind == "input" and nxt == "conv"))
             if layer.kind == "input":
                 syn = _Identity(in_max)
             elif layer.kind == "dense" and layer.weight_rec is not None:
@@ -387,15 +468,26 @@ class FastSimulator:
                 w, w_rec, exp = lava_recurrent_weights(layer.weight, layer.weight_rec)
                 syn = _Dense(layer, shape, in_max, (w, exp))
                 rec = _Dense(layer, tuple(layer.shape), 1, (w_rec, exp))
+            elif layer.kind == "dense" and prev_hwc:
+                # its input arrives channels-last: permute the weight columns to match
+                w, exp = lava_dense_weight(layer.weight)
+                c, h, w_ = last_chw
+                w = w.reshape(-1, c, h, w_).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+                syn = _Dense(layer, shape, in_max, (w, exp))
             elif layer.kind == "dense":
                 syn = _Dense(layer, shape, in_max)
             else:
-                syn = _Conv(layer, shape, in_max)
-            lif = _Lif(cuba_params(layer), tuple(layer.shape), syn.a_max, self.steps)
+                syn = _Conv(layer, shape, in_max, hwc)
+            p = cuba_params(layer)
+            if hwc and p.bias is not None:
+                p = dataclasses.replace(p, bias=np.asarray(p.bias).reshape(layer.shape).transpose(1, 2, 0))
+            lif = _Lif(p, _hwc_shape(layer.shape) if hwc else tuple(layer.shape), syn.a_max, self.steps)
             index = n_syn if layer.is_synapse else -1
             n_syn += layer.is_synapse
-            self.stages.append(_Stage(layer, syn, lif, index, index + 1, rec))
+            self.stages.append(_Stage(layer, syn, lif, index, index + 1, rec, hwc))
             shape = tuple(layer.shape)
+            last_chw = shape if len(shape) == 3 else last_chw
+            prev_hwc = hwc
             in_max = 1
 
     def run(self, inputs: np.ndarray, record_state: bool = False) -> FastRun:
@@ -446,8 +538,12 @@ class FastSimulator:
         src = None
         block = None
         for st in self.stages:
-            shape = st.layer.shape
-            if src is None:
+            shape = _hwc_shape(st.layer.shape) if st.hwc else st.layer.shape
+            if src is None and st.hwc:
+                # the input, time-major and channels-last [T, N, H, W, C]: one pass over all steps
+                xt = _time_major_hwc(x)
+                a = st.synapse(xt.reshape(-1, *xt.shape[2:])).reshape(xt.shape[0], n, *shape)
+            elif src is None:
                 # the input: one GEMM over all samples and steps, then time-major [T, N, ...]
                 a = st.synapse(x.reshape(n * x.shape[1], *x.shape[2:]))
                 a = np.ascontiguousarray(np.moveaxis(a.reshape(n, x.shape[1], *shape), 1, 0))
@@ -457,6 +553,9 @@ class FastSimulator:
                 used = src[st.start - 1 : self.steps - 1]
                 a = st.synapse(used.reshape(-1, *used.shape[2:])).reshape(used.shape[0], n, *shape)
             s, u, v = self._lif_blocks(st, a, record_state)
+            src = s
+            if st.hwc:
+                s, u, v = (None if arr is None else arr.transpose(0, 1, 4, 2, 3) for arr in (s, u, v))
             if st.layer.kind == "input":
                 # its window is R = S - 1 steps (docs/design.md §5): step S - 1 is the next sample's
                 for arr in (s, u, v):
@@ -467,7 +566,6 @@ class FastSimulator:
                 spikes.append(s)
                 us.append(u)
                 vs.append(v)
-            src = s
         state = record_state and block is not None
         return FastRun(
             spikes=[_batch_major(s) for s in spikes],
@@ -629,6 +727,21 @@ def _run_recurrent(st: _Stage, a: np.ndarray, start: int, steps: int, leak: np.n
     return s, us, vs
 
 
+def _time_major_hwc(x: np.ndarray) -> np.ndarray:
+    """[N, T, C, H, W] -> contiguous [T, N, H, W, C], one channel at a time, so numpy's inner
+    copy loop runs over H * W values, not C (measured ~3x faster on lava-dl's tiny net)."""
+    xt = x.transpose(1, 0, 2, 3, 4)
+    out = np.empty((*xt.shape[:2], *xt.shape[3:], xt.shape[2]), dtype=x.dtype)
+    for c in range(xt.shape[2]):
+        out[..., c] = xt[:, :, c]
+    return out
+
+
+def _hwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(C, H, W) -> (H, W, C): the channels-last layout of a conv layer's state."""
+    return (*shape[1:], shape[0])
+
+
 def _batch_major(a: np.ndarray) -> np.ndarray:
     """[S, N, ...] (time-major, as computed) -> [N, S, ...] view."""
     return a.transpose(1, 0, *range(2, a.ndim))
@@ -657,7 +770,7 @@ def check_inputs(
         raise SnnxError(f"input spikes must be in [0, 255], got values from {lo} to {hi}")
     if graded is False and hi > 1:
         raise SnnxError(f"binary inputs expected (0/1), got values up to {hi}")
-    return x.astype(np.uint8) if hi > 1 or graded else x.astype(bool)
+    return x.astype(np.uint8, copy=False) if hi > 1 or graded else x.astype(bool, copy=False)
 
 
 def is_graded(inputs: np.ndarray) -> bool:

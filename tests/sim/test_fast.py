@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from snnx.errors import SnnxError
 from snnx.loihi.cuba import CubaParams
 from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 from snnx.loihi.weights import lava_dense_weight
-from snnx.sim.fast import FastSimulator, _Dense, _Lif, predictions, simulate
+from snnx.sim.fast import FastSimulator, _Conv, _Dense, _Lif, predictions, simulate
 from snnx.sim.randnet import random_dense_net, random_inputs
 
 
@@ -37,6 +38,34 @@ def test_float_recurrence_equals_integer_reference(seed):
         assert np.array_equal(f, i)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_float32_recurrence_at_its_bounds(seed):
+    """Where the plan picks float32, inputs held at the largest |a| it allows (driving |u|, |v|
+    to their bounds) still give the int32 reference's spikes, u and v."""
+    rng = np.random.default_rng(100 + seed)
+    shape = (6,)
+    p = CubaParams(
+        du=int(rng.choice([-1, 0, 1000, 4095])),
+        dv=int(rng.choice([0, 1024, 3000, 4095, 4096])),
+        vth=int(rng.choice([0, 1000, 131071])),
+        bias=rng.integers(-4096, 4096, shape),
+    )
+    steps = 24
+    fits = [m for m in 2 ** np.arange(0, 18) if _Lif(p, shape, float(m), steps).dtype == np.float32]
+    a_max = int(max(fits, default=1))
+    sign = np.where(rng.random((4, 1)) < 0.5, -1, 1)  # per sample: held at -a_max or +a_max
+    a = np.concatenate([np.broadcast_to(sign * a_max, (20, 4, *shape)),
+                        rng.integers(-a_max, a_max + 1, (20, 2, *shape))], axis=1).astype(np.float32)
+    lif = _Lif(p, shape, float(a_max), steps)
+    res_f = [np.zeros((steps, 6, *shape), dtype=dt) for dt in (bool, np.int64, np.int64)]
+    res_i = [np.zeros_like(r) for r in res_f]
+    lif._run_float(a, 1, steps, *res_f)
+    lif._run_int(a, 1, steps, *res_i)
+    for f, i in zip(res_f, res_i, strict=True):
+        assert np.array_equal(f, i)
+    assert fits or lif.dtype == np.float64
+
+
 @pytest.mark.parametrize("in_max", [1, 255])
 def test_dense_gemm_paths_are_exact(in_max):
     rng = np.random.default_rng(in_max)
@@ -47,6 +76,28 @@ def test_dense_gemm_paths_are_exact(in_max):
     w_lava, exp = lava_dense_weight(w)
     want = (x.astype(np.int64) @ w_lava.T) >> -exp
     assert np.array_equal(np.asarray(syn(x)).astype(np.int64), want)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_conv_int8_im2col_equals_integer_cross_correlation(seed):
+    """Binary input through channels-last im2col and the int8 GEMM (9-bit weights split in two)
+    equals an int64 cross-correlation, with stride, padding and dilation, in both layouts."""
+    rng = np.random.default_rng(seed)
+    c, k = int(rng.integers(1, 4)), int(rng.choice([1, 3, 5]))
+    stride, pad, dil = int(rng.integers(1, 3)), int(rng.integers(0, 3)), int(rng.integers(1, 3))
+    in_shape = (c, 9, 11)
+    w = rng.integers(-256, 256, (5, c, k, k))
+    x = rng.random((7, *in_shape)) < 0.6
+    want = torch.nn.functional.conv2d(
+        torch.from_numpy(x.astype(np.float64)), torch.from_numpy(w.astype(np.float64)), None,
+        stride, pad, dil).numpy()
+    layer = LoihiLayer("conv", tuple(want.shape[1:]), weight=w, stride=(stride, stride),
+                       padding=(pad, pad), dilation=(dil, dil))
+    chw = _Conv(layer, in_shape, 1)
+    hwc = _Conv(layer, in_shape, 1, hwc=True)
+    assert chw.gemm is not None
+    assert np.array_equal(chw(x), want)
+    assert np.array_equal(hwc(x.transpose(0, 2, 3, 1)), want.transpose(0, 2, 3, 1))
 
 
 def test_layers_are_held_in_reset_until_the_sample_arrives():
