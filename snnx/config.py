@@ -84,6 +84,12 @@ class TrainConfig:
     energy_weight: float = 0.0
     rate_targets: list[float] = field(default_factory=list)
     rate_weight: float = 1000.0  # squared rate errors are ~1e-3: this makes them count beside the CE loss
+    # recurrent models (snnx.train.silence, docs/design.md §12): loss += silence_weight x the firing rate
+    # of every recurrent layer on its last silence_steps steps, so that netx's streamed reset carries
+    # nothing into the next sample; no effect on models without recurrent layers. Off by default: on
+    # row-MNIST it either left the attractor firing or silenced the layer (measured, §12)
+    silence_weight: float = 0.0
+    silence_steps: int = 2
 
 
 @dataclass
@@ -338,6 +344,9 @@ def _check_values(cfg: RunConfig) -> None:
         (t.weight_decay >= 0, "train.weight_decay must be >= 0", t.weight_decay),
         (t.energy_weight >= 0, "train.energy_weight must be >= 0 (per uJ)", t.energy_weight),
         (t.rate_weight >= 0, "train.rate_weight must be >= 0", t.rate_weight),
+        (t.silence_weight >= 0, "train.silence_weight must be >= 0", t.silence_weight),
+        (1 <= t.silence_steps <= L.MAX_TIMESTEPS, f"train.silence_steps must be in [1, {L.MAX_TIMESTEPS}]",
+         t.silence_steps),
         (all(0 <= r <= 1 for r in t.rate_targets) and len(t.rate_targets) <= L.MAX_LAYERS + 1,
          "train.rate_targets must be rates in [0, 1] (spikes per neuron per step), one per layer", t.rate_targets),
         (t.step_size >= 1, "train.step_size must be >= 1", t.step_size),
