@@ -97,6 +97,9 @@ class ExportConfig:
     target: str = _choices("loihi", default="loihi")
     scale: str = _choices("max", "percentile", default="max")
     percentile: float = 99.9
+    # dense_rec layers: clock neurons that silence the layer's last step before netx's reset, so a
+    # stream of samples leaks nothing (snnx.loihi.stream_clock, docs/design.md §12); 0 = off
+    stream_clock: int = 0
 
 
 @dataclass
