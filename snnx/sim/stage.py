@@ -447,6 +447,9 @@ def format_table(r: SimResult, run: Path) -> str:
             f"recurrent state crossing netx's reset between samples changed {r.leaked_samples} of {r.samples} "
             "samples (the fixed point above is the deployed stream; docs/design.md §12)",
         ]
+        if r.leaked_samples:
+            lines.append(f"  to stop the leak: snnx export {run} --stream-clock 32 (clock neurons silence the "
+                         "layer's last step)")
     for entry in r.spikes_per_sample:
         label = f"spikes/sample {entry['name']}"
         lines.append(f"{label:28s}{num(entry['float']):>12s}{num(entry['fixed']):>14s}")
