@@ -12,7 +12,7 @@
    describes (snnx's reading of it, ``snnx.export.nir_build``) vs the fixed point (fast), and Lava
    vs fast on a subset.
 
-    SNNX_DATA_DIR=path/to/mnist .venv/bin/python benchmarks/recurrent.py --epochs 8
+    SNNX_DATA_DIR=path/to/mnist .venv/bin/python benchmarks/recurrent.py --epochs 10
     .venv/bin/python benchmarks/recurrent.py --run runs/rows   # reuse a trained run
 
 Prints a table and writes benchmarks/results/recurrent.json.
@@ -155,7 +155,7 @@ def braille(samples: int, steps: int, lava_samples: int, out: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, help="a trained row-MNIST recurrent run (skips training)")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--lava-samples", type=int, default=100)
     ap.add_argument("--braille-samples", type=int, default=500)
     ap.add_argument("--braille-steps", type=int, default=100)
