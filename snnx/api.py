@@ -89,6 +89,7 @@ def export(
     percentile: float | None = None,
     timesteps: int | None = None,
     framework: str = "auto",
+    stream_clock: int | None = None,
 ) -> ExportReport:
     """Export ``run``'s checkpoint (or the NIR graph ``from_nir``) to Loihi fixed point.
 
@@ -96,11 +97,14 @@ def export(
     sets the input steps per sample in model.net, which every later stage then uses; a NIR
     graph from another tool (no snnx metadata) needs it to be simulated on a dataset.
     ``framework`` names the exporter that wrote ``from_nir`` (its units and conventions, see
-    docs/interop.md); "auto" recognises it.
+    docs/interop.md); "auto" recognises it. ``stream_clock`` (default: config ``export.stream_clock``)
+    adds that many clock neurons to each hidden dense_rec layer, so that a stream of samples leaks
+    no recurrent state through netx's reset (snnx.loihi.stream_clock, docs/design.md §12).
     """
     from snnx.export.stage import export_command
 
-    export_command(_path(run), target, _path(from_nir), _path(out), scale, percentile, timesteps, framework)
+    export_command(_path(run), target, _path(from_nir), _path(out), scale, percentile, timesteps, framework,
+                   stream_clock)
     folder = RunFolder(Path(out if out is not None else run))
     net = folder.load_net()
     return ExportReport(folder.root, net, folder.input_encoding(net=net), folder.load_quant())

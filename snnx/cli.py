@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=int, help="input steps per sample; written into model.net, which sim, deploy, report and predict follow")
     p.add_argument("--framework", default="auto", choices=list(FRAMEWORKS),
                    help="whose NIR exporter wrote the graph (its units and conventions; default: recognise it)")
+    p.add_argument("--stream-clock", type=int, metavar="N",
+                   help="N clock neurons per hidden dense_rec layer silence its last step, so streamed samples "
+                        "leak nothing through netx's reset (default: config export.stream_clock)")
 
     p = sub.add_parser("sim", help="bit-accurate fixed-point simulation vs the float model")
     p.add_argument("run", type=Path)
@@ -98,7 +101,8 @@ def dispatch(args: argparse.Namespace) -> None:
                    resume=args.resume, overwrite=args.overwrite)
     elif cmd == "export":
         snnx.export(args.run, from_nir=args.from_nir, out=args.out, target=args.target, scale=args.scale,
-                    percentile=args.percentile, timesteps=args.timesteps, framework=args.framework)
+                    percentile=args.percentile, timesteps=args.timesteps, framework=args.framework,
+                    stream_clock=args.stream_clock)
     elif cmd == "sim":
         snnx.simulate(args.run, backend=args.backend, samples=args.samples, input=args.input,
                       save_spikes=args.save_spikes, data_dir=args.data_dir, labels=args.labels)

@@ -87,6 +87,12 @@ class TrainConfig:
     energy_weight: float = 0.05  # the default run: 97.5 % at ~2 uJ (README, docs/design.md §13)
     rate_targets: list[float] = field(default_factory=list)
     rate_weight: float = 1000.0  # squared rate errors are ~1e-3: this makes them count beside the CE loss
+    # recurrent models (snnx.train.silence, docs/design.md §12): loss += silence_weight x the firing rate
+    # of every recurrent layer on its last silence_steps steps, so that netx's streamed reset carries
+    # nothing into the next sample; no effect on models without recurrent layers. Off by default: on
+    # row-MNIST it either left the attractor firing or silenced the layer (measured, §12)
+    silence_weight: float = 0.0
+    silence_steps: int = 2
 
 
 @dataclass
@@ -94,6 +100,9 @@ class ExportConfig:
     target: str = _choices("loihi", default="loihi")
     scale: str = _choices("max", "percentile", default="max")
     percentile: float = 99.9
+    # dense_rec layers: clock neurons that silence the layer's last step before netx's reset, so a
+    # stream of samples leaks nothing (snnx.loihi.stream_clock, docs/design.md §12); 0 = off
+    stream_clock: int = 0
 
 
 @dataclass
@@ -369,6 +378,9 @@ def _check_values(cfg: RunConfig) -> None:
         (t.weight_decay >= 0, "train.weight_decay must be >= 0", t.weight_decay),
         (t.energy_weight >= 0, "train.energy_weight must be >= 0 (per uJ)", t.energy_weight),
         (t.rate_weight >= 0, "train.rate_weight must be >= 0", t.rate_weight),
+        (t.silence_weight >= 0, "train.silence_weight must be >= 0", t.silence_weight),
+        (1 <= t.silence_steps <= L.MAX_TIMESTEPS, f"train.silence_steps must be in [1, {L.MAX_TIMESTEPS}]",
+         t.silence_steps),
         (all(0 <= r <= 1 for r in t.rate_targets) and len(t.rate_targets) <= L.MAX_LAYERS + 1,
          "train.rate_targets must be rates in [0, 1] (spikes per neuron per step), one per layer", t.rate_targets),
         (t.step_size >= 1, "train.step_size must be >= 1", t.step_size),

@@ -21,6 +21,7 @@ from snnx.export.quantize import QuantReport, quantize
 from snnx.io import publish_files, staging_dir, write_json
 from snnx.loihi.net import LoihiNet
 from snnx.loihi.netx import read_netx, write_netx
+from snnx.loihi.stream_clock import add_stream_clock
 from snnx.run import RunFolder
 
 
@@ -33,6 +34,7 @@ def export_command(
     percentile: float | None,
     timesteps: int | None,
     framework: str = "auto",
+    stream_clock: int | None = None,
 ) -> LoihiNet:
     """Export RUN's checkpoint (or ``from_nir``) to Loihi fixed point; print a per-layer table."""
     if target != "loihi":
@@ -58,9 +60,13 @@ def export_command(
         source_nir, graph_meta = None, _checkpoint_graph(ck, run)
         graded = ck.config.data.encoding == "direct"
     rule, pct = _scale_rule(scale, percentile, export_cfg)
+    clocks = export_cfg.stream_clock if stream_clock is None else stream_clock
+    if not 0 <= clocks <= 4096:
+        raise SnnxError(f"--stream-clock {clocks}: need 0 (off) to 4096 clock neurons")
     made_dest = not dest.exists()
     try:
-        net, report, fnet = _write_outputs(dest, source_nir, graph_meta, run, timesteps, framework, rule, pct, graded)
+        net, report, fnet = _write_outputs(dest, source_nir, graph_meta, run, timesteps, framework, rule, pct, graded,
+                                           clocks)
     except BaseException:
         if made_dest and dest.is_dir() and not any(dest.iterdir()):
             dest.rmdir()  # a failed export leaves no empty run folder behind
@@ -76,7 +82,7 @@ def export_command(
 
 
 def _write_outputs(dest: Path, source_nir: Path | None, graph_meta, run: Path | None, timesteps: int | None,
-                   framework: str, rule: str, pct: float, graded: bool):
+                   framework: str, rule: str, pct: float, graded: bool, clocks: int = 0):
     """Compute everything, then commit model.nir, model.net and quant.json in one step (a staging folder)."""
     same = source_nir is None and Path(dest).resolve() == Path(run).resolve()
     inputs = provenance.checkpoint_inputs(run) if same else {}  # checksums of what it was made from
@@ -95,6 +101,10 @@ def _write_outputs(dest: Path, source_nir: Path | None, graph_meta, run: Path | 
         if timesteps is not None:
             fnet.timesteps = timesteps
         net, report = quantize(fnet, rule, pct, graded=graded or fnet.encoding == "direct")
+        net, clock_info = add_stream_clock(net, clocks)  # dense_rec: a stream that leaks nothing (§12)
+        for c in clock_info:
+            print(f"stream clock: {c.clocks} neurons in layer {c.layer + 1} (bias {c.bias}) fire at step {c.fire_step} "
+                  f"and silence it on its last step {c.last_step} before netx's reset")
         write_netx(net, net_tmp)
         read_netx(net_tmp)  # what we wrote must read back
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))

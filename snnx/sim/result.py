@@ -43,13 +43,17 @@ class SimResult:
     lava_fast_identical: bool | None = None
     first_difference: dict[str, Any] | None = None  # {layer, name, sample, step} when not identical
     input: str | None = None  # the --input file, if the dataset was replaced
+    # dense_rec networks (docs/design.md §12): fixed_accuracy is the deployed stream (netx's reset
+    # between samples, recurrent state crossing it); these run every sample alone, from rest
+    fixed_accuracy_from_rest: float | None = None
+    leaked_samples: int | None = None  # samples whose spikes differ between the stream and from rest
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise SnnxError(
                 f"sim.json: backend {self.backend!r} is not one of {', '.join(BACKENDS)}"
             )
-        for key in ("float_accuracy", "fixed_accuracy", "agreement"):
+        for key in ("float_accuracy", "fixed_accuracy", "agreement", "fixed_accuracy_from_rest"):
             value = getattr(self, key)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise SnnxError(f"sim.json: {key} {value} is not a fraction in [0, 1]")
@@ -58,6 +62,9 @@ class SimResult:
         d = asdict(self)
         if self.backend != "both":
             for key in ("lava_fast_identical", "first_difference"):
+                d.pop(key)
+        if self.leaked_samples is None:
+            for key in ("fixed_accuracy_from_rest", "leaked_samples"):
                 d.pop(key)
         return stamp("sim", d)
 

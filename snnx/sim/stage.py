@@ -26,7 +26,7 @@ from snnx.loihi.net import LoihiNet
 from snnx.run import InputEncoding, RunFolder
 from snnx.sim.activity import ActivityAccumulator
 from snnx.sim.engine import open_engine
-from snnx.sim.fast import predictions, readout_counts
+from snnx.sim.fast import FastSimulator, predictions, readout_counts
 from snnx.sim.reference import FloatReference, encoded_batches, fixed_inputs
 from snnx.sim.result import BACKENDS, SimResult
 from snnx.train.checkpoint import exists as checkpoint_exists
@@ -133,6 +133,9 @@ def sim_command(
         lava_fast_identical=outcome.identical,
         first_difference=outcome.first_difference,
         input=inputs.source,
+        fixed_accuracy_from_rest=_accuracy(predictions(outcome.alone_counts), y)
+        if outcome.alone_counts is not None else None,
+        leaked_samples=outcome.leaked,
     )
     if save_spikes is not None:
         _write_spikes(Path(save_spikes), outcome.spikes)
@@ -267,6 +270,8 @@ class FixedOutcome:
     spikes: list[np.ndarray] | None
     identical: bool | None
     first_difference: dict | None
+    alone_counts: np.ndarray | None = None  # dense_rec nets: readout counts of each sample from rest
+    leaked: int | None = None  # dense_rec nets: samples whose streamed spikes differ from those from rest
 
 
 class _FixedRuns:
@@ -274,7 +279,10 @@ class _FixedRuns:
 
     Engines only run (:mod:`snnx.sim.engine`); here a streamed engine (fast) gets each batch as
     it is encoded, a whole one (Lava) all samples at the end. With "both", Lava is the reference
-    (its spikes are counted) and the fast run is checked against it.
+    (its spikes are counted) and the fast run is checked against it. A network with dense_rec
+    layers is a stream whose recurrent state crosses netx's reset (docs/design.md §12): its
+    samples also run one by one from rest (the fast simulator, ``independent``), on the same
+    inputs as the counted engine, so the report shows the deployed stream and any leak into it.
     """
 
     def __init__(
@@ -296,6 +304,10 @@ class _FixedRuns:
         self.pending: list[np.ndarray] = []
         self.activity = ActivityAccumulator(net)
         self.counts: list[np.ndarray] = []
+        self.alone = (FastSimulator(net, timesteps, graded=graded, independent=True)
+                      if any(layer.is_recurrent for layer in net.synapse_layers) else None)
+        self.alone_counts: list[np.ndarray] = []
+        self.leaked = 0
 
     def add(self, batch: Batch) -> None:
         if any(engine.whole for engine in self.engines):
@@ -321,8 +333,21 @@ class _FixedRuns:
                 v = runs[lo // step].v if membranes else None
                 self.activity.add(x[lo : lo + chunk], [sp[lo : lo + chunk] for sp in spikes], v)
             self.counts.append(readout_counts(spikes[-1], runs[0].latency))
+            if self.alone is not None:
+                self._from_rest(x, spikes)
         if self.keep or self.compare:
             self.spikes[engine.name].append([np.ascontiguousarray(sp) for sp in spikes])
+
+    def _from_rest(self, x: np.ndarray, streamed: list[np.ndarray]) -> None:
+        """Each sample of ``x`` alone (untimed, not counted): its readout and whether the stream differs."""
+        for lo in range(0, len(x), INPUT_BATCH):
+            run = self.alone.run(x[lo : lo + INPUT_BATCH])
+            self.alone_counts.append(readout_counts(run.spikes[-1], run.latency))
+            differ = np.zeros(len(run.spikes[0]), dtype=bool)
+            for a, b in zip(run.spikes, streamed, strict=True):
+                d = a != b[lo : lo + INPUT_BATCH]
+                differ |= d.reshape(len(d), -1).any(axis=1)
+            self.leaked += int(differ.sum())
 
     def _membrane_rows(self, x: np.ndarray) -> int:
         per_sample = 16 * (x.shape[1] + self.net.num_synapse_layers) * sum(
@@ -351,6 +376,8 @@ class _FixedRuns:
             spikes.get(self.reference.name) if self.keep else None,
             identical,
             first,
+            np.concatenate(self.alone_counts) if self.alone_counts else None,
+            self.leaked if self.alone is not None else None,
         )
 
 
@@ -414,6 +441,15 @@ def format_table(r: SimResult, run: Path) -> str:
         f"{'accuracy':28s}{pct(r.float_accuracy):>12s}{pct(r.fixed_accuracy):>14s}",
         f"{'agreement (same prediction)':28s}{pct(r.agreement):>26s}",
     ]
+    if r.leaked_samples is not None:
+        lines += [
+            f"{'  each sample from rest':28s}{'':>12s}{pct(r.fixed_accuracy_from_rest):>14s}",
+            f"recurrent state crossing netx's reset between samples changed {r.leaked_samples} of {r.samples} "
+            "samples (the fixed point above is the deployed stream; docs/design.md §12)",
+        ]
+        if r.leaked_samples:
+            lines.append(f"  to stop the leak: snnx export {run} --stream-clock 32 (clock neurons silence the "
+                         "layer's last step)")
     for entry in r.spikes_per_sample:
         label = f"spikes/sample {entry['name']}"
         lines.append(f"{label:28s}{num(entry['float']):>12s}{num(entry['fixed']):>14s}")

@@ -38,6 +38,7 @@ from snnx.train.energy import ChipObjective, energy_uJ, fan_outs, per_sample_cou
 from snnx.train.evaluate import batch_seed, evaluate_totals, rates_of
 from snnx.train.losses import make_loss
 from snnx.train.models import SNN, ModelSpec, build_model, spec_from_config
+from snnx.train.silence import SilenceObjective
 from snnx.versions import package_versions
 from snnx.viz.training import plot_training
 
@@ -121,6 +122,7 @@ def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: i
     where = distributed.current()
     loss_fn, needs_v = make_loss(cfg.model.loss)
     chip = ChipObjective(cfg.train, cfg.deploy.energy_profile)
+    silence = SilenceObjective(cfg.train, model)  # recurrent layers: a silent last step (§12)
     bs = cfg.train.batch_size
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(batch_seed(cfg.train.seed, epoch, -1)))
     total_loss, correct, seen = 0.0, 0, 0
@@ -140,6 +142,8 @@ def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: i
         loss = loss_fn(out, y)
         if chip.active:  # energy (uJ) and firing-rate terms, from this batch's spikes
             loss = loss + chip(getattr(model, "module", model), x, out)
+        if silence.active:
+            loss = loss + silence(out)
         opt.zero_grad(set_to_none=True)
         (loss * weight if where.world > 1 else loss).backward()
         opt.step()
