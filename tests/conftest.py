@@ -156,7 +156,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Path:
 def make_config(kind: str = "fc", alpha: float = 0.0, **model: object):
     from snnx.config import RunConfig
 
-    return RunConfig.from_dict({"model": {"kind": kind, "neuron": {"alpha": alpha}, **model}})
+    # the classic recipe (CLASSIC): rate code over 25 steps, 784-100-10 unless ``model`` says
+    return RunConfig.from_dict({"data": {"encoding": "rate", "timesteps": 25}, "train": {"energy_weight": 0.0},
+                                "model": {"kind": kind, "hidden": [100], "neuron": {"alpha": alpha}, **model}})
 
 
 def make_model(config, seed: int = 0, gain: float = 3.0, bias_std: float = 0.05, qat: bool = True):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_idx
+from conftest import CLASSIC, write_idx
 from PIL import Image
 
 from snnx.artifacts import check_schema, read_artifact, schema_id
@@ -34,6 +34,7 @@ def run12(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
                 str(data_dir),
                 "--set",
                 "train.epochs=1",
+                *(a for c in CLASSIC for a in ("--set", c)),
                 "--set",
                 "model.hidden=[16]",
             ]

@@ -117,9 +117,10 @@ def load_split(dataset: str, train: bool, data_dir: str | Path | None = None, su
     and ``bin_ms`` say how SHD's events are binned (``data.timesteps``, ``data.bin_ms``)."""
     tried = candidate_dirs(data_dir)
     if dataset.lower() in EVENT_DATASETS:
-        from snnx.data.shd import load_shd
+        from snnx.data.shd import CLASSES, load_shd
 
-        return load_shd(train, tried, timesteps, bin_ms, subset)
+        images, labels = load_shd(train, tried, _cache_root(), timesteps, bin_ms, subset)
+        return ImageSet(images, labels, f"shd-{'train' if train else 'test'}", classes=CLASSES).subset(subset)
     cls = DATASETS.get(dataset.lower())
     if cls is None:
         raise SnnxError(f"unknown dataset {dataset!r}; choose one of: {', '.join([*DATASETS, *EVENT_DATASETS])}")

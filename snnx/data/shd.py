@@ -123,11 +123,10 @@ def _read(path: Path, timesteps: int, bin_ms: float | None, subset: int | None):
     return torch.from_numpy(images), torch.from_numpy(labels), n == len(ds)
 
 
-def load_shd(train: bool, folders: list[Path], timesteps: int | None = None, bin_ms: float | None = None,
-             subset: int | None = None):
-    """One SHD split as an :class:`~snnx.data.datasets.ImageSet` of [N, 1, T, 700] 0/255 images."""
-    from snnx.data.datasets import ImageSet
-
+def load_shd(train: bool, folders: list[Path], cache_root: Path, timesteps: int | None = None,
+             bin_ms: float | None = None, subset: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SHD split as [N, 1, T, 700] 0/255 images and [N] labels (the first ``subset`` or more:
+    snnx.data.datasets makes the ImageSet, so this module does not import it back)."""
     timesteps = DEFAULT_STEPS if timesteps is None else int(timesteps)
     if bin_ms is not None and not bin_ms > 0:
         raise SnnxError(f"data.bin_ms must be > 0 ms, got {bin_ms}")
@@ -140,25 +139,23 @@ def load_shd(train: bool, folders: list[Path], timesteps: int | None = None, bin
             f"downloaded; put shd_train.h5 and shd_test.h5 (unzipped from {_urls()}) in one of these "
             "folders or pass --data-dir / set SNNX_DATA_DIR"
         )
-    cache = _cache_file(path, timesteps, bin_ms)
+    cache = _cache_file(cache_root, path, timesteps, bin_ms)
     got = _read_cache(cache, timesteps)
     if got is None:
         *got, whole = _read(path, timesteps, bin_ms, subset)
         if whole:  # a cached split is always the whole file
             _write_cache(cache, *got)
     images, labels = got
-    return ImageSet(images, labels, f"shd-{'train' if train else 'test'}", classes=CLASSES).subset(subset)
+    return images, labels
 
 
-def _cache_file(path: Path, timesteps: int, bin_ms: float | None) -> Path:
+def _cache_file(cache_root: Path, path: Path, timesteps: int, bin_ms: float | None) -> Path:
     """Binning every recording through tonic takes ~10 ms each (a minute for the training split):
     the bits are kept in the data cache ($SNNX_CACHE_DIR), keyed by the file (path, size, mtime)
     and the binning."""
-    from snnx.data.datasets import _cache_root
-
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{timesteps}|{bin_ms!r}|{CACHE_VERSION}"
-    return _cache_root() / "shd" / f"{path.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+    return cache_root / "shd" / f"{path.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
 
 def _read_cache(cache: Path, timesteps: int):
