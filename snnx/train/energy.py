@@ -62,8 +62,11 @@ def fan_outs(model, trainable: bool = False) -> list[torch.Tensor]:
     out = []
     for layer in model.layers:
         p = layer.params()
-        w = _int_weight(p.weight)
         spec = layer.spec
+        if spec.kind == "dense" and layer.qat:
+            out.append(_dense_qat_fan_out(p.weight, trainable))
+            continue
+        w = _int_weight(p.weight)
         if spec.kind == "dense":
             loihi = LoihiLayer("dense", layer.out_shape, weight=w)
         else:
@@ -79,6 +82,21 @@ def fan_outs(model, trainable: bool = False) -> list[torch.Tensor]:
             fo_t = fo_t + (proxy - proxy.detach())
         out.append(fo_t)
     return out
+
+
+def _dense_qat_fan_out(w_q: torch.Tensor, trainable: bool) -> torch.Tensor:
+    """:func:`fan_outs` of a QAT dense layer from its fake-quantized weight (already on the export
+    grid, so W_int = 0 exactly where w_q = 0): no second quantization, no numpy round trip. The
+    proxy sum_j |W_int[j, i]| / mean |nonzero W_int| is scale-free, so |w_q| gives it (same value
+    and gradient as quantizing again: w_q maps onto itself, the rounding is straight through)."""
+    nz = w_q.detach() != 0
+    fo_t = nz.sum(dim=0).to(torch.float32)
+    if trainable and w_q.requires_grad:
+        mag = w_q.abs()
+        mean_nz = mag.detach().sum() / nz.sum().clamp_min(1)
+        proxy = mag.sum(dim=0) / mean_nz
+        fo_t = fo_t + (proxy - proxy.detach()).to(torch.float32)
+    return fo_t
 
 
 def layer_counts(x: torch.Tensor, out: SNNOutput, fos: list[torch.Tensor]) -> list[LayerCounts]:

@@ -65,6 +65,21 @@ def test_estimate_has_gradients_through_the_spikes(nets) -> None:
     assert float(rates(counts)[0]) == pytest.approx(float(out.spikes[0].mean()), rel=1e-5)
 
 
+def test_trainable_fan_out_is_the_count_with_the_pruning_gradient(nets) -> None:
+    """The trainable fan-out keeps the exact count; its gradient is d/dW of sum_j |W_int[j, i]| /
+    mean |nonzero W_int|, the scale-free proxy (docs/design.md §13), through the QAT weights."""
+    model = nets.model(nets.config("fc", hidden=[32]), seed=2).train()
+    fos = fan_outs(model, trainable=True)
+    assert [torch.equal(a.detach(), b) for a, b in zip(fos, fan_outs(model), strict=True)] == [True, True]
+    layer = model.layers[0]
+    w_q = layer.params().weight.detach()
+    weights = torch.arange(w_q.shape[1], dtype=torch.float32)
+    (fos[0] * weights).sum().backward()
+    mean_nz = w_q.abs().sum() / (w_q != 0).sum()
+    expected = torch.sign(w_q) * weights / mean_nz  # the mean is detached; the STE passes the rest
+    assert torch.allclose(layer.synapse.weight.grad, expected, rtol=1e-4, atol=1e-6)
+
+
 def _rows(run: Path) -> list[dict[str, float]]:
     with open(run / "metrics.csv", newline="") as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
