@@ -137,7 +137,8 @@ def time_fast(sim: FastSimulator, x: np.ndarray, repeats: int = 3) -> tuple[floa
         t = time.perf_counter()
         for i in range(0, len(x), chunk):
             xs = x[i : i + chunk]
-            syn(xs.reshape(xs.shape[0] * xs.shape[1], *xs.shape[2:]))
+            xs = xs.reshape(xs.shape[0] * xs.shape[1], *xs.shape[2:])
+            syn(xs.transpose(0, 2, 3, 1) if getattr(syn, "hwc", False) else xs)  # a conv's state is channels-last
         first = min(first, time.perf_counter() - t)
     return best, first, chunk
 

@@ -175,7 +175,8 @@ def snnx_epoch(data_dir: str, batches: int | None) -> dict:
     from snnx.train.models import build_model, spec_from_config
     from snnx.train.trainer import make_optimizer, make_scheduler, train_epoch
 
-    sets = ["model.hidden=[1000]", "data.encoding=direct", "train.epochs=1", "train.batch_size=128",
+    sets = ["model.hidden=[1000]", "data.encoding=direct", "data.timesteps=25", "train.energy_weight=0",
+            "train.epochs=1", "train.batch_size=128",
             "train.qat=false", "train.schedule=none", "train.lr=5e-4", "train.optimizer=adam"]
     if batches is not None:
         sets.append(f"data.train_subset={128 * batches}")
@@ -235,7 +236,7 @@ def main() -> int:
                                  "torch": torch.__version__, "platform": platform.platform(),
                                  "cuda": torch.cuda.is_available()}}
     if "fc" in parts:
-        results["fc"] = run_snnx("fc_784_100_10", [f"train.epochs={args.fc_epochs}"], args.out, data_dir)
+        results["fc"] = run_snnx("fc_defaults", [f"train.epochs={args.fc_epochs}"], args.out, data_dir)
     if "conv" in parts:
         results["conv"] = run_snnx("conv", ["model.kind=conv", "model.conv=32c5s2-64c3s2", "model.hidden=[256]",
                                             "data.encoding=direct", "data.timesteps=8", "data.augment_shift=2",
