@@ -127,7 +127,13 @@ int cuba_openmp(void) {
 }
 
 /* [e0, e1) of thread t of n: whole blocks, in order */
-static void thread_range(int64_t E, int t, int n, int64_t *e0, int64_t *e1) {
+/* this OpenMP thread's whole blocks of the E neurons (all of them outside a parallel region) */
+static void my_range(int64_t E, int64_t *e0, int64_t *e1) {
+    int t = 0, n = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    n = omp_get_num_threads();
+#endif
     int64_t blocks = (E + BLOCK - 1) / BLOCK;
     int64_t a = blocks * t / n, b = blocks * (t + 1) / n;
     *e0 = a * BLOCK < E ? a * BLOCK : E;
@@ -138,13 +144,8 @@ void cuba_forward_omp(const float *x, int64_t xs, int64_t n_in, const float *bia
                       float beta, int64_t steps, int64_t hold, int64_t E, float *out, int nthreads) {
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
-        int t = 0, n = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        n = omp_get_num_threads();
-#endif
         int64_t e0, e1;
-        thread_range(E, t, n, &e0, &e1);
+        my_range(E, &e0, &e1);
         if (e1 > e0) cuba_forward(x, xs, n_in, bias, th, alpha, beta, steps, hold, E, e0, e1, out);
     }
 }
@@ -156,13 +157,8 @@ int cuba_backward_omp(const float *x, int64_t xs, int64_t n_in, const float *bia
     int failed = 0;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1) reduction(| : failed)
     {
-        int t = 0, n = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        n = omp_get_num_threads();
-#endif
         int64_t e0, e1;
-        thread_range(E, t, n, &e0, &e1);
+        my_range(E, &e0, &e1);
         if (e1 > e0) {
             float *work = malloc((size_t)steps * BLOCK * sizeof(float));
             if (work) {
