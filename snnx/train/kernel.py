@@ -17,17 +17,14 @@ split over as many Python threads.
 from __future__ import annotations
 
 import ctypes
-import glob
-import hashlib
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
+
+from snnx import native
 
 SOURCE = Path(__file__).with_name("cuba_kernel.c")
 FLAGS = ["-O3", "-fPIC", "-ffp-contract=off", "-fno-math-errno", "-std=c99"]
@@ -42,60 +39,10 @@ _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("SNNX_CACHE_DIR", Path.home() / ".cache" / "snnx")) / "kernels"
-
-
-def _compiler() -> str | None:
-    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
-        if name and shutil.which(name):
-            return name
-    return None
-
-
-def _torch_openmp() -> str | None:
-    """torch's bundled GNU OpenMP runtime (already loaded with torch), if it has one."""
-    found = sorted(glob.glob(str(Path(torch.__file__).parent / "lib" / "libgomp*.so*")))
-    return found[0] if found else None
-
-
-def _compile(cc: str, gomp: str | None, target: Path) -> bool:
-    """Build ``target``; with ``gomp``: compile with -fopenmp and link to torch's runtime (its
-    soname is libgomp.so.1, so the process keeps the one copy torch loaded)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
-    obj = tmp[:-3] + ".o"
-    try:
-        if gomp:
-            subprocess.run([cc, *FLAGS, "-fopenmp", "-c", str(SOURCE), "-o", obj], check=True, capture_output=True,
-                           timeout=120)
-            subprocess.run([cc, "-shared", obj, gomp, "-o", tmp], check=True, capture_output=True, timeout=120)
-        else:
-            subprocess.run([cc, *FLAGS, "-shared", str(SOURCE), "-o", tmp], check=True, capture_output=True,
-                           timeout=120)
-        os.replace(tmp, target)  # atomic: concurrent processes each build, one file wins
-        return True
-    except (OSError, subprocess.SubprocessError):
-        Path(tmp).unlink(missing_ok=True)
-        return False
-    finally:
-        Path(obj).unlink(missing_ok=True)
-
-
 def _build() -> ctypes.CDLL | None:
-    cc = _compiler()
-    if cc is None:
+    lib = native.load(SOURCE, FLAGS, openmp=os.environ.get("SNNX_KERNEL_OPENMP", "1") != "0")
+    if lib is None:
         return None
-    gomp = _torch_openmp() if os.environ.get("SNNX_KERNEL_OPENMP", "1") != "0" else None
-    for runtime in ([gomp, None] if gomp else [None]):  # without OpenMP when that build fails
-        key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + str(runtime).encode()).hexdigest()[:16]
-        target = _cache_dir() / f"cuba_{key}.so"
-        if target.is_file() or _compile(cc, runtime, target):
-            break
-    else:
-        return None
-    lib = ctypes.CDLL(str(target))
     i64, f32, ptr, i32 = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p, ctypes.c_int
     lib.cuba_forward.argtypes = [ptr, i64, i64, ptr, f32, f32, f32, i64, i64, i64, i64, i64, ptr]
     lib.cuba_forward.restype = None
