@@ -16,13 +16,20 @@ Both engines run the same sample stream (netx ``reset_interval``, docs/design.md
   lost in the machine's noise, n_big / t_big, start-up included, flagged in the JSON).
 "identical" compares every layer's spikes of the Lava samples, each from its reset step on.
 
+With ``--lavadl-repo DIR`` (a checkout of https://github.com/lava-nc/lava-dl) it also runs every
+``*.net`` file in it, tutorials and tests: identical files are run once; files that are Git LFS
+pointers (or empty) in the checkout, and networks snnx refuses (sigma-delta), get a row saying so.
+
     .venv/bin/python benchmarks/lavadl_nets.py [--samples 5000] [--lava-samples 120]
-Writes benchmarks/results/lavadl_nets.json.
+                                               [--lavadl-repo DIR [--no-fixtures]] [--only NAME ...]
+Writes benchmarks/results/lavadl_nets.json (rows of networks not run this time are kept).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import platform
 import time
@@ -31,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from snnx.errors import SnnxError
 from snnx.io import write_json
 from snnx.loihi.net import LoihiNet
 from snnx.loihi.netx import read_netx
@@ -83,13 +91,42 @@ def features(net: LoihiNet) -> list[str]:
 
 
 def time_fast(sim: FastSimulator, x: np.ndarray, repeats: int = 3) -> float:
-    sim.run(x[: min(len(x), 64)])
+    """Best of ``repeats`` over all of x, streamed in batches whose outputs (every layer's spikes
+    at every step, which the simulator returns) stay under ~1 GB, as `snnx sim` streams them."""
+    per_sample = sum(int(np.prod(st.layer.shape)) for st in sim.stages) * sim.steps
+    batch = max(1, min(len(x), 2**30 // max(per_sample, 1)))
+    sim.run(x[: min(len(x), batch, 64)])
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
-        sim.run(x)
+        for i in range(0, len(x), batch):
+            sim.run(x[i : i + batch])
         best = min(best, time.perf_counter() - t)
     return best
+
+
+def repo_files(repo: Path) -> tuple[list[tuple[str, Path]], list[dict]]:
+    """Every *.net in a lava-dl checkout: (name, path) to run, and rows for those that cannot be."""
+    runnable, skipped, seen = [], [], {}
+    for path in sorted(repo.rglob("*.net")):
+        name = f"lava-dl:{path.relative_to(repo)}"
+        data = path.read_bytes()
+        if not data.startswith(b"\x89HDF"):
+            what = "empty" if not data else "a Git LFS pointer" if data.startswith(b"version https://git-lfs") else "not HDF5"
+            skipped.append({"network": name, "source": "lava-dl repository", "status": f"not run: {what} in the checkout"})
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in seen:
+            skipped.append({"network": name, "source": "lava-dl repository", "status": f"same file as {seen[digest]}"})
+            continue
+        seen[digest] = name
+        try:
+            read_netx(path)
+        except SnnxError as e:
+            skipped.append({"network": name, "source": "lava-dl repository", "status": f"refused: {e}"})
+            continue
+        runnable.append((name, path))
+    return runnable, skipped
 
 
 def time_lava(path: Path, x: np.ndarray, n_small: int):
@@ -106,16 +143,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=5000, help="samples through the fast simulator")
     ap.add_argument("--lava-samples", type=int, default=120, help="samples through Lava (big run)")
-    ap.add_argument("--only", nargs="*", help="file names to run (default: all fixtures)")
+    ap.add_argument("--only", nargs="*", help="network names to run (as in the table; default: all)")
+    ap.add_argument("--lavadl-repo", type=Path, help="a lava-dl checkout: also run every *.net in it")
+    ap.add_argument("--no-fixtures", action="store_true", help="with --lavadl-repo: only the checkout's files")
     args = ap.parse_args()
-    files = sorted(FIXTURES.glob("*.net")) + sorted((FIXTURES / "lavadl").glob("*.net"))
+    files = [] if args.no_fixtures else [
+        (p.name if p.parent.name != "lavadl" else f"lavadl/{p.name}", p)
+        for p in sorted(FIXTURES.glob("*.net")) + sorted((FIXTURES / "lavadl").glob("*.net"))
+    ]
+    skipped: list[dict] = []
+    if args.lavadl_repo:
+        if not args.lavadl_repo.is_dir():
+            raise SystemExit(f"lavadl_nets.py: error: {args.lavadl_repo} is not a folder (a lava-dl checkout)")
+        more, skipped = repo_files(args.lavadl_repo)
+        files += more
     if args.only:
-        files = [p for p in files if p.name in args.only]
+        files = [(name, p) for name, p in files if name in args.only or p.name in args.only]
+        skipped = [r for r in skipped if r["network"] in args.only]
     workers = default_workers()
     n_small = workers  # one sample per worker: start-up plus one sample each
     n_big = max(args.lava_samples, 3 * workers)
     rows = []
-    for path in files:
+    for name, path in files:
         net = read_netx(path)
         x = inputs(net, max(args.samples, n_big))
         sim = FastSimulator(net, STEPS, graded=is_graded(x))
@@ -126,10 +175,11 @@ def main() -> None:
         fast_sps = args.samples / fast_s
         marginal = t_big > 1.2 * t_small  # else the machine's noise hides the difference
         lava_sps = (n_big - n_small) / (t_big - t_small) if marginal else n_big / t_big
-        source = "lava-dl repository" if path.parent.name == "lavadl" else "made with lava-dl blocks"
+        source = "made with lava-dl blocks" if path.parent == FIXTURES else "lava-dl repository"
         rows.append({
-            "network": path.name if path.parent.name != "lavadl" else f"lavadl/{path.name}",
+            "network": name,
             "source": source,
+            "status": "run",
             "layers": describe(net),
             "features": features(net),
             "timesteps": STEPS,
@@ -146,10 +196,18 @@ def main() -> None:
             "speedup": round(fast_sps / lava_sps, 1),
             "identical_spikes": identical,
             "output_spikes_per_sample": round(float(fast_sub.spikes[-1].sum()) / n_big, 2),
+            "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_avg_1min": round(os.getloadavg()[0], 2),
         })
         r = rows[-1]
         print(f"{r['network']}: fast {r['fast_samples_per_s']:,.0f}/s, Lava {r['lava_samples_per_s']:.2f}/s, "
               f"{r['speedup']:,.0f}x, identical {identical}", flush=True)
+    for r in skipped:
+        print(f"{r['network']}: {r['status'][:120]}")
+    # rows of networks not run this time are kept (e.g. the fixtures after a --no-fixtures run)
+    fresh = {r["network"] for r in rows + skipped}
+    old_rows = json.loads(RESULTS.read_text()).get("networks", []) if RESULTS.exists() else []
+    rows = rows + skipped + [r for r in old_rows if r["network"] not in fresh]
     result = {
         "machine": {
             "cpu": platform.processor() or platform.machine(),
@@ -166,7 +224,9 @@ def main() -> None:
     print()
     print(f"{'network':28s}{'layers':34s}{'fast smp/s':>12s}{'Lava smp/s':>12s}{'speedup':>10s}{'same':>6s}")
     for r in rows:
-        print(f"{r['network']:28s}{r['layers'][:33]:34s}{r['fast_samples_per_s']:>12,.0f}"
+        if r.get("status", "run") != "run":
+            continue
+        print(f"{r['network'][:27]:28s}{r['layers'][:33]:34s}{r['fast_samples_per_s']:>12,.0f}"
               f"{r['lava_samples_per_s']:>12,.2f}{r['speedup']:>9,.0f}x{str(r['identical_spikes']):>6s}")
     print(f"\nwrote {RESULTS}")
 
