@@ -30,14 +30,15 @@ from snnx.data.datasets import load_split
 from snnx.train.trainer import train
 
 RESULTS = Path(__file__).parent / "results"
+CONV = Path(__file__).resolve().parents[1] / "examples" / "conv.yaml"  # the conv model: one definition
 
 
-def run_snnx(name: str, sets: list[str], out: Path, data_dir: str) -> dict:
+def run_snnx(name: str, sets: list[str], out: Path, data_dir: str, config: Path | None = None) -> dict:
     """Train, then export and simulate the checkpoint bit-accurately on the full test set."""
     from snnx.export.stage import export_command
     from snnx.sim.stage import sim_command
 
-    cfg = resolve(None, sets)
+    cfg = resolve(config, sets)
     t0 = time.perf_counter()
     res = train(cfg, out / name, progress=False, log=lambda m: print(f"  [{name}] {m}", flush=True))
     secs = time.perf_counter() - t0
@@ -238,9 +239,8 @@ def main() -> int:
     if "fc" in parts:
         results["fc"] = run_snnx("fc_defaults", [f"train.epochs={args.fc_epochs}"], args.out, data_dir)
     if "conv" in parts:
-        results["conv"] = run_snnx("conv", ["model.kind=conv", "model.conv=32c5s2-64c3s2", "model.hidden=[256]",
-                                            "data.encoding=direct", "data.timesteps=8", "data.augment_shift=2",
-                                            f"train.epochs={args.conv_epochs}"], args.out, data_dir)
+        results["conv"] = run_snnx("conv", [f"train.epochs={args.conv_epochs}"], args.out, data_dir, CONV)
+        results["conv"]["config"] = str(CONV.relative_to(CONV.parents[1]))
     if "speed" in parts:
         results["speed"] = speed(data_dir, args.out, args.speed_batches)
     RESULTS.mkdir(exist_ok=True)
