@@ -1,7 +1,8 @@
 # CPU image for snnx. Untested here: no Docker engine runs on our CI machines.
 # Its steps are the README's two commands.
 FROM python:3.10-slim
-RUN apt-get update && apt-get install -y --no-install-recommends git && rm -rf /var/lib/apt/lists/* \
+# gcc: training's and the fast simulator's C kernels (snnx/native.py); without it both run slower paths
+RUN apt-get update && apt-get install -y --no-install-recommends git gcc libc6-dev && rm -rf /var/lib/apt/lists/* \
     && pip install --no-cache-dir uv
 WORKDIR /app
 COPY . /app
