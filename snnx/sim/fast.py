@@ -755,9 +755,12 @@ def _hwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _cat_samples(parts: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
-    """Concatenate batch-major views of time-major arrays along samples: joined time-major
-    (whole rows copied at once, not element by element across the transpose), viewed back."""
-    return _batch_major(np.concatenate([_batch_major(p) for p in parts], axis=1))
+    """Concatenate along samples (axis 0) arrays that are transposed views (batch-major views of
+    time-major, channels-first views of channels-last state): joined in their memory order, so
+    whole rows are copied at once, not element by element across the transpose; viewed back."""
+    order = np.argsort([-stride for stride in parts[0].strides], kind="stable")
+    joined = np.concatenate([p.transpose(order) for p in parts], axis=int(np.flatnonzero(order == 0)[0]))
+    return joined.transpose(np.argsort(order))
 
 
 def _batch_major(a: np.ndarray) -> np.ndarray:

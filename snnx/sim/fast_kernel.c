@@ -103,6 +103,7 @@
 typedef uint8_t u8;
 LIF_KERNEL(lif_f32_f32, float, float, truncf)
 LIF_KERNEL(lif_f32_u8, float, u8, truncf)
+LIF_KERNEL(lif_f32_f64, float, double, truncf)
 LIF_KERNEL(lif_f64_f32, double, float, trunc)
 LIF_KERNEL(lif_f64_f64, double, double, trunc)
 LIF_KERNEL(lif_f64_u8, double, u8, trunc)

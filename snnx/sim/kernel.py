@@ -23,6 +23,7 @@ FLAGS = ["-O3", "-fPIC", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-
 _FUNCS = {
     (np.float32, np.float32): "lif_f32_f32",
     (np.float32, np.uint8): "lif_f32_u8",
+    (np.float32, np.float64): "lif_f32_f64",
     (np.float64, np.float32): "lif_f64_f32",
     (np.float64, np.float64): "lif_f64_f64",
     (np.float64, np.uint8): "lif_f64_u8",
