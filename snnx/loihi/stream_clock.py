@@ -58,10 +58,10 @@ def first_spikes(layer: LoihiLayer, horizon: int) -> np.ndarray:
 
 
 def _pre_clock(layer: LoihiLayer, steps: int, target: int, clocks: int, bias: int, w: int,
-               max_pre: int = 8, window: int = 256) -> tuple[int, int, int] | None:
-    """(pre-clocks m, their bias, the clocks' bias) that make the clocks first spike exactly on running
+               max_pre: int = 8, window: int = 256) -> tuple[int, int, int, int] | None:
+    """(pre-clocks m, their bias, the clocks' bias, their weight onto the clocks) that make the clocks first spike exactly on running
     step ``target``: m pre-clocks with a bias spike periodically from reset, each spike adding m x
-    ``w`` (as Lava computes it, with the layer's netx exponent) to the clocks' current one step
+    a push of at most ``w`` (as Lava computes it, with the layer's netx exponent) to the clocks' current one step
     later; the clocks' bias is below ``bias`` (which alone fires too early, at most ``window``
     below it). Every pair of biases is simulated at once through the last step, the clocks'
     inhibition included (no one of the group may spike there). None if no choice does it."""
@@ -70,24 +70,26 @@ def _pre_clock(layer: LoihiLayer, steps: int, target: int, clocks: int, bias: in
     b_clk = np.arange(max(1, bias - window), bias)
     if not b_pre.size or not b_clk.size:
         return None
-    for m in range(1, min(max_pre, clocks - 1) + 1):
-        w_pc, w_inh, exp = _group_weights(layer, m, clocks, w)
+    # one pre-clock at every even push up to w (the sum m x w is what counts), then more of them
+    tries = [(1, push) for push in range(w, 0, -2)] + [(m, w) for m in range(2, min(max_pre, clocks - 1) + 1)]
+    for m, push in tries:
+        w_pc, w_inh, exp = _group_weights(layer, m, clocks, push, w)
         got = _clock_steps(layer, steps, m, clocks, w_pc, w_inh, exp, b_pre, b_clk)
         hit = np.argwhere(got == target)
         if hit.size:
             i, j = hit[np.lexsort((-hit[:, 1], hit[:, 0]))[0]]  # smallest pre-clock bias, then largest clock bias
-            return m, int(b_pre[i]), int(b_clk[j])
+            return m, int(b_pre[i]), int(b_clk[j]), push
     return None
 
 
-def _group_weights(layer: LoihiLayer, m: int, clocks: int, w: int) -> tuple[int, int, int]:
-    """Lava's pre -> clock and clock -> anyone weights (``w``, ``-w`` before netx's bit optimization)
+def _group_weights(layer: LoihiLayer, m: int, clocks: int, push: int, w: int) -> tuple[int, int, int]:
+    """Lava's pre -> clock and clock -> anyone weights (``push``, ``-w`` before netx's bit optimization)
     in the layer the m pre-clocks and ``clocks`` clocks join, and that layer's netx exponent."""
     n, n_in = layer.weight_rec.shape[0], layer.weight.shape[1]
     full_w = np.vstack([layer.weight, np.zeros((m + clocks, n_in), np.int64)])
     full_r = np.zeros((n + m + clocks, n + m + clocks), np.int64)
     full_r[:n, :n] = layer.weight_rec
-    full_r[n + m:, n:n + m] = w
+    full_r[n + m:, n:n + m] = push
     full_r[:, n + m:] = -w
     _, r, exp = lava_recurrent_weights(full_w, full_r)
     return int(r[n + m, n]), int(r[n, n + m]), exp
@@ -150,15 +152,15 @@ def add_stream_clock(net: LoihiNet, clocks: int) -> tuple[LoihiNet, list[ClockIn
         n = int(np.prod(layer.shape))
         cat = np.hstack([layer.weight, layer.weight_rec])
         w_inh = -(int(np.abs(cat).max()) // 2 * 2)
-        pre, pre_bias = 0, 0
+        pre, pre_bias, push = 0, 0, 0
         if k < target and (found := _pre_clock(layer, steps, target, clocks, bias, -w_inh)) is not None:
-            pre, pre_bias, bias = found
+            pre, pre_bias, bias, push = found
             k = target
         extra = pre + clocks  # pre-clocks first, then the clocks
         weight = np.vstack([layer.weight, np.zeros((extra, layer.weight.shape[1]), np.int64)])
         weight_rec = np.zeros((n + extra, n + extra), np.int64)
         weight_rec[:n, :n] = layer.weight_rec
-        weight_rec[n + pre:, n:n + pre] = -w_inh  # pre-clocks push the clocks only
+        weight_rec[n + pre:, n:n + pre] = push  # pre-clocks push the clocks only
         weight_rec[:, n + pre:] = w_inh  # every neuron, the clocks included: one spike per sample
         old_bias = np.zeros(n, np.int64) if layer.bias is None else np.asarray(layer.bias).reshape(-1)
         new = dataclasses.replace(layer, shape=(n + extra,), weight=weight, weight_rec=weight_rec,
