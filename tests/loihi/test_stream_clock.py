@@ -49,7 +49,7 @@ def test_clock_silences_the_last_step_and_the_stream_equals_from_rest():
         assert np.array_equal(a, b)
     # the clocks fire once per sample, on the step found; the original neurons' spikes before the
     # clock's inhibition arrives are those of the network without the clock, run alone
-    clock_spikes = streamed.spikes[0][:, :, 6:]
+    clock_spikes = streamed.spikes[0][:, :, 6 + info.pre:]  # after the pre-clocks (if any)
     assert (clock_spikes.sum(axis=1) == 1).all() and clock_spikes[:, info.fire_step].all()
     upto = info.fire_step + 1
     assert np.array_equal(streamed.spikes[0][:, :upto, :6], alone_plain.spikes[0][:, :upto])
