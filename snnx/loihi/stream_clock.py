@@ -11,7 +11,7 @@ joint weight exponent is unchanged), and reach the next layer with zero weights.
 per sample, at the latest step that still silences the layer's last step; with the layer silent
 there, every sample of the stream runs exactly as it would alone (tests/sim/test_stream_clock.py).
 A bias alone times the clocks only coarsely (a few steps apart near the end of a long window).
-When no bias hits the step exactly, a few "pre-clock" neurons (a bias, no input, weights of the
+When no bias hits the step exactly, a few "pre-clock" neurons (a bias, no input, an even weight of at most the
 layer's largest magnitude onto the clocks only, zero onto everything else) fire earlier and push
 the clocks so that they spike on exactly that step; the clocks' inhibition then silences the
 pre-clocks' last step too. Only if no such pair is found do the clocks fire d steps early, and the
