@@ -12,7 +12,7 @@
    describes (snnx's reading of it, ``snnx.export.nir_build``) vs the fixed point (fast), and Lava
    vs fast on a subset.
 
-    SNNX_DATA_DIR=path/to/mnist .venv/bin/python benchmarks/recurrent.py --epochs 10
+    SNNX_DATA_DIR=path/to/mnist .venv/bin/python benchmarks/recurrent.py   # trains examples/rows.yaml
     .venv/bin/python benchmarks/recurrent.py --run runs/rows   # reuse a trained run
 
 Prints a table and writes benchmarks/results/recurrent.json.
@@ -40,16 +40,16 @@ from snnx.export.quantize import quantize  # noqa: E402
 from snnx.sim.fast import FastSimulator  # noqa: E402
 
 BRAILLE = ROOT / "tests" / "export" / "fixtures" / "nir_paper" / "braille_noDelay_bias_zero.nir"
-RECIPE = ["data.encoding=rows", "model.recurrent=true", "model.hidden=[256]", "model.neuron.alpha=0.8",
-          "train.optimizer=adam", "train.lr=3e-3", "train.energy_weight=0"]
+RECIPE = ROOT / "examples" / "rows.yaml"  # the one definition of the row-MNIST recipe (README, this benchmark)
 
 
-def row_mnist(run: Path | None, epochs: int, lava_samples: int, out: Path, extra: list[str],
+def row_mnist(run: Path | None, epochs: int | None, lava_samples: int, out: Path, extra: list[str],
               stream_clock: int) -> dict:
     t0 = time.perf_counter()
     if run is None:
         run = out / "rows"
-        snnx.train(run, overrides=[*RECIPE, *extra, f"train.epochs={epochs}"], overwrite=True)
+        more = [] if epochs is None else [f"train.epochs={epochs}"]
+        snnx.train(run, config=RECIPE, overrides=[*extra, *more], overwrite=True)
     train_s = time.perf_counter() - t0
     snnx.export(run, stream_clock=stream_clock)  # clock neurons: the deployed stream leaks nothing (§12)
     snnx.simulate(run, backend="fast")
@@ -63,7 +63,8 @@ def row_mnist(run: Path | None, epochs: int, lava_samples: int, out: Path, extra
     from snnx.sim.reference import encoded_test_set
 
     net = read_netx(run / "model.net")
-    xs, ys = encoded_test_set(net, RunConfig.load(run / "config.yaml"), 10_000, None)
+    cfg = RunConfig.load(run / "config.yaml")
+    xs, ys = encoded_test_set(net, cfg, 10_000, None)
     alone = FastSimulator(net, net.input.timesteps, independent=True).run(xs)
     alone_acc = float(np.mean(alone.predictions == ys))
     alone_lava = all(
@@ -77,9 +78,13 @@ def row_mnist(run: Path | None, epochs: int, lava_samples: int, out: Path, extra
         layers = [f["layer"][k]["type"][0].decode() for k in sorted(f["layer"], key=int)]
     return {
         "run": str(run),
-        "recipe": RECIPE + list(extra),
+        "recipe": str(RECIPE.relative_to(ROOT)),
+        "overrides": list(extra),
         "stream_clock": stream_clock,
-        "epochs": json.loads(json.dumps(__import__("yaml").safe_load((run / "config.yaml").read_text())))["train"]["epochs"],
+        "epochs": cfg.train.epochs,
+        "hidden": list(cfg.model.hidden),
+        "alpha": cfg.model.neuron.alpha,
+        "beta": cfg.model.neuron.beta,
         "train_seconds": round(train_s, 1) if train_s > 1 else None,
         "netx_layers": layers,
         "samples": full_json["samples"],
@@ -155,7 +160,7 @@ def braille(samples: int, steps: int, lava_samples: int, out: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, help="a trained row-MNIST recurrent run (skips training)")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=None, help="train.epochs (default: the recipe's)")
     ap.add_argument("--lava-samples", type=int, default=100)
     ap.add_argument("--braille-samples", type=int, default=500)
     ap.add_argument("--braille-steps", type=int, default=100)
@@ -175,7 +180,9 @@ def main() -> None:
     rows = []
     if "row_mnist" in res:
         m = res["row_mnist"]
-        rows += [("row-MNIST recurrent 28x28 -> 256 (dense_rec) -> 10, test images", f"{m['samples']}"),
+        hidden = " -> ".join(f"{h} (dense_rec)" for h in m["hidden"])
+        rows += [(f"row-MNIST recurrent 28x28 -> {hidden} -> 10, test images", f"{m['samples']}"),
+                 (f"  alpha {m['alpha']}, beta {m['beta']}, epochs", f"{m['epochs']}"),
                  ("  stream clock neurons (snnx export --stream-clock)", f"{m['stream_clock']}"),
                  ("  float accuracy", f"{100 * m['float_accuracy']:.2f} %"),
                  ("  fixed point, each sample from rest (fresh network per sample)",

@@ -103,8 +103,9 @@ def _write_outputs(dest: Path, source_nir: Path | None, graph_meta, run: Path | 
         net, report = quantize(fnet, rule, pct, graded=graded or fnet.encoding == "direct")
         net, clock_info = add_stream_clock(net, clocks)  # dense_rec: a stream that leaks nothing (§12)
         for c in clock_info:
-            print(f"stream clock: {c.clocks} neurons in layer {c.layer + 1} (bias {c.bias}) fire at step {c.fire_step} "
-                  f"and silence it on its last step {c.last_step} before netx's reset")
+            pre = f", pushed by {c.pre} pre-clock neurons (bias {c.pre_bias})," if c.pre else ""
+            print(f"stream clock: {c.clocks} neurons in layer {c.layer + 1} (bias {c.bias}){pre} fire at step "
+                  f"{c.fire_step} and silence it on its last step {c.last_step} before netx's reset")
         write_netx(net, net_tmp)
         read_netx(net_tmp)  # what we wrote must read back
         write_json(quant_tmp, _quant_json(report, net, fnet.dt))

@@ -49,7 +49,7 @@ def test_clock_silences_the_last_step_and_the_stream_equals_from_rest():
         assert np.array_equal(a, b)
     # the clocks fire once per sample, on the step found; the original neurons' spikes before the
     # clock's inhibition arrives are those of the network without the clock, run alone
-    clock_spikes = streamed.spikes[0][:, :, 6:]
+    clock_spikes = streamed.spikes[0][:, :, 6 + info.pre:]  # after the pre-clocks (if any)
     assert (clock_spikes.sum(axis=1) == 1).all() and clock_spikes[:, info.fire_step].all()
     upto = info.fire_step + 1
     assert np.array_equal(streamed.spikes[0][:, :upto, :6], alone_plain.spikes[0][:, :upto])
@@ -94,3 +94,39 @@ def test_clock_in_two_recurrent_layers_makes_samples_independent_of_order(seed):
     clocked, infos = add_stream_clock(net, 128)
     assert [i.layer for i in infos] == [0, 1]
     assert order_free(clocked)
+
+
+def test_pre_clocks_time_the_clock_exactly_where_a_bias_alone_cannot():
+    """Row-MNIST's decays (du 2047, dv 410) and threshold (401) over 28 steps: biases 42 and 43 make a lone
+    neuron first spike on running steps 29 and 25, never on 27, the step before the last. Pre-clock
+    neurons push the clocks onto it: they fire on the step before the last, the stream equals every
+    sample from rest and the readout sees exactly the spikes of the network without the clock."""
+    from snnx.loihi.stream_clock import first_spikes
+
+    steps = 28
+    layer = LoihiLayer("dense", (6,), weight=np.array([[120, 120, -254]] * 6), weight_rec=np.full((6, 6), 90),
+                       du=2047, dv=410, vth=401)
+    out = LoihiLayer("dense", (2,), weight=np.array([[50, 50, 50, 0, 0, 0], [0, 0, 0, 50, 50, 50]]),
+                     du=4095, dv=0, vth=20)
+    net = LoihiNet(InputSpec((3,), "rate", steps), (layer, out))
+    target = steps + 2 - 3  # running step: S - 3 with S = steps + 2 layers
+    assert target not in first_spikes(layer, steps + 2)  # no bias alone fires on that step
+    rng = np.random.default_rng(0)
+    x = np.zeros((10, steps, 3), dtype=bool)
+    x[::2, 0, :2] = True
+    x[:, :, :2] |= rng.random((10, steps, 2)) < 0.1
+    assert FastSimulator(net, steps).run(x).spikes[0][:, -1].any()  # the attractor leaks without a clock
+
+    clocked, (info,) = add_stream_clock(net, 4)
+    assert info.pre >= 1 and info.fire_step == info.last_step - 1
+    streamed = FastSimulator(clocked, steps).run(x)
+    alone = FastSimulator(clocked, steps, independent=True).run(x)
+    for a, b in zip(streamed.spikes, alone.spikes, strict=True):
+        assert np.array_equal(a, b)
+    assert not streamed.spikes[0][:, -1].any()
+    clocks = streamed.spikes[0][:, :, 6 + info.pre:]
+    assert (clocks.sum(axis=1) == 1).all() and clocks[:, info.fire_step].all()
+    plain_alone = FastSimulator(net, steps, independent=True).run(x)
+    upto = info.fire_step + 1
+    assert np.array_equal(streamed.spikes[0][:, :upto, :6], plain_alone.spikes[0][:, :upto])
+    assert np.array_equal(streamed.spikes[1], plain_alone.spikes[1])  # the readout is unchanged
