@@ -157,22 +157,31 @@ def openmp() -> bool:
     return lib is not None and lib.snnx_openmp
 
 
-def _split(n: int, fn) -> None:
-    """Run fn(e0, e1) over [0, n) on up to torch.get_num_threads() Python threads."""
+def _ranges(n: int, workers: int, unit: int = 1) -> list[tuple[int, int]]:
+    """[0, n) in ``workers`` contiguous pieces of whole ``unit``s, as the kernel's OpenMP split."""
+    units = -(-n // unit)
+    edges = [min(n, units * k // workers * unit) for k in range(workers + 1)]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _run_split(pieces: list[tuple[int, int]], fn) -> None:
+    """fn(a, b) for each piece, on the Python threads of :func:`_split`."""
     global _pool, _pool_size
-    workers = _workers(n)
-    if workers == 1:
-        fn(0, n)
+    if len(pieces) == 1:
+        fn(*pieces[0])
         return
     with _lock:
-        if _pool is None or _pool_size != workers:
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="snnx-cuba")
-            _pool_size = workers
+        if _pool is None or _pool_size != len(pieces):
+            _pool = ThreadPoolExecutor(len(pieces), thread_name_prefix="snnx-cuba")
+            _pool_size = len(pieces)
         pool = _pool
-    edges = [n * k // workers for k in range(workers + 1)]
-    futures = [pool.submit(fn, a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
-    for f in futures:
+    for f in [pool.submit(fn, a, b) for a, b in pieces]:
         f.result()
+
+
+def _split(n: int, fn) -> None:
+    """Run fn(e0, e1) over [0, n) on up to torch.get_num_threads() Python threads."""
+    _run_split(_ranges(n, _workers(n)), fn)
 
 
 def _input(x: torch.Tensor, n_in: int, constant: bool, steps: int) -> tuple[torch.Tensor, int, int]:
@@ -243,28 +252,6 @@ def backward(x: torch.Tensor, n_in: int, constant: bool, bias: torch.Tensor, gra
 
 
 LANES = 16  # as cuba_kernel.c: the partial sums of a fed current, and the backward's split of the neurons
-
-
-def _ranges(n: int, workers: int, unit: int = 1) -> list[tuple[int, int]]:
-    """[0, n) in ``workers`` contiguous pieces of whole ``unit``s, as the kernel's OpenMP split."""
-    units = -(-n // unit)
-    edges = [min(n, units * k // workers * unit) for k in range(workers + 1)]
-    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
-
-
-def _run_split(pieces: list[tuple[int, int]], fn) -> None:
-    """fn(a, b) for each piece, on the Python threads of :func:`_split`."""
-    global _pool, _pool_size
-    if len(pieces) == 1:
-        fn(*pieces[0])
-        return
-    with _lock:
-        if _pool is None or _pool_size != len(pieces):
-            _pool = ThreadPoolExecutor(len(pieces), thread_name_prefix="snnx-cuba")
-            _pool_size = len(pieces)
-        pool = _pool
-    for f in [pool.submit(fn, a, b) for a, b in pieces]:
-        f.result()
 
 
 def dense_forward(x: torch.Tensor, n_in: int, constant: bool, bias: torch.Tensor, threshold: float, alpha: float,
