@@ -48,7 +48,8 @@ class AttentionSNN(nn.Module):
     def _lif(self, cur: torch.Tensor, record_v: bool):
         return cuba_sequence(cur, self.spec.alpha, self.spec.beta, self.spec.threshold, 0.0, self.spike_fn, record_v)
 
-    def forward(self, x: torch.Tensor, record_v: bool = False) -> SNNOutput:
+    def forward(self, x: torch.Tensor, record_v: bool = False, hidden_spikes: bool = True) -> SNNOutput:
+        """``hidden_spikes`` is :class:`~snnx.train.models.SNN`'s option; every layer's spikes are kept here."""
         t, b = x.shape[:2]
         steps = t + self.latency
         p = self.patch

@@ -53,7 +53,7 @@ static inline __attribute__((always_inline)) void run_block(const float *x, int6
     }
 }
 
-__attribute__((target_clones("avx2", "default")))
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void cuba_forward(const float *x, int64_t xs, int64_t n_in, const float *bias, float th,
                   float alpha, float beta, int64_t steps, int64_t hold, int64_t E,
                   int64_t e0, int64_t e1, float *out) {
@@ -82,16 +82,17 @@ void cuba_forward(const float *x, int64_t xs, int64_t n_in, const float *bias, f
         hv[k] = h;                                                        \
         gs[k] += g;                                                       \
         as[k] += a;                                                       \
-        if (STORE) gx_t[k] = h; else hs[k] += h;                          \
+        if (STORE) gx_t[k] = h; else if (t < n_sum) hs[k] += h;           \
     }
 
 /* BPTT: a_t = dL/ds_t * surrogate'(v_pre_t - th); G_t = a_t + beta (1 - s_t) G_{t+1};
- * H_t = G_t + alpha H_{t+1}; g_x[t] = H_t (or summed over t when gx_sum); gv_sum = sum_t G_t,
+ * H_t = G_t + alpha H_{t+1}; g_x[t] = H_t (or, when gx_sum, its sum over the n_sum first steps, the
+ * ones a repeated input reaches); gv_sum = sum_t G_t,
  * a_sum = sum_t a_t (per element; the caller reduces them to the bias and threshold shapes). */
-__attribute__((target_clones("avx2", "default")))
+__attribute__((target_clones("avx512f", "avx2", "default")))
 void cuba_backward(const float *x, int64_t xs, int64_t n_in, const float *bias, const float *grad_s,
                    float th, float alpha, float beta, int kind, float p, float c, float half,
-                   int64_t steps, int64_t E, int64_t e0, int64_t e1, float *g_x, int gx_sum,
+                   int64_t steps, int64_t E, int64_t e0, int64_t e1, float *g_x, int gx_sum, int64_t n_sum,
                    float *gv_sum, float *a_sum, float *work) {
     float gv[BLOCK], hv[BLOCK], gs[BLOCK], as[BLOCK], hs[BLOCK];
     for (int64_t b0 = e0; b0 < e1; b0 += BLOCK) {
@@ -115,6 +116,188 @@ void cuba_backward(const float *x, int64_t xs, int64_t n_in, const float *bias, 
         memcpy(gv_sum + b0, gs, n * sizeof(float));
         memcpy(a_sum + b0, as, n * sizeof(float));
         if (gx_sum) memcpy(g_x + b0, hs, n * sizeof(float));
+    }
+}
+
+/* ---- A layer and the small dense synapse it feeds (docs/design.md §13) ----------------------
+ * The layer's state is [B, N] per step (sample b's neuron n at element b N + n); its spikes feed a
+ * dense synapse w [M, N] (a readout of M << N outputs), whose current c[t] = w s_t (t < steps_c)
+ * is formed here from the spikes while they are in registers, instead of by a matmul over a
+ * stored [T, B, N] spike tensor; backward forms dL/ds_t = g_s[t] + w^T g_c[t] per element the
+ * same way and accumulates dL/dw = sum_t g_c[t] s_t^T. The unit of work is a group of LANES
+ * neurons of one sample carried through all steps, its state in vector registers (GCC/clang
+ * vector extensions: IEEE float32 per lane, so each element's arithmetic is run_block's and
+ * BACKWARD_STEP's, operation for operation). Fixed orders, whatever the split over threads:
+ * c[t, b, m] is summed in LANES partial sums (lane j: the neurons n = j mod LANES, ascending),
+ * then the lanes in order; each element's dL/ds adds g_s, then m ascending; dL/dw[m, n] sums
+ * over b ascending, t descending. Forward splits the samples over threads, backward the neurons.
+ */
+#define LANES 16
+typedef float vf __attribute__((vector_size(LANES * 4)));
+typedef int32_t vi __attribute__((vector_size(LANES * 4)));
+typedef vf vf_buf __attribute__((aligned(4)));  /* a vector in a caller's buffer: any float alignment */
+/* Written as macros on vector-scalar expressions: the compiler broadcasts a scalar operand in one
+ * instruction of the clone's own ISA (helper functions returning vectors were lowered element by
+ * element). A scalar operand is converted exactly, so each lane computes what run_block does. */
+#define ONE_BITS 0x3f800000                                     /* 1.0f */
+#define VSELECT0(mask, a) ((vf)(~(mask) & (vi)(a)))             /* mask ? 0 : a */
+#define VSPIKE(mask) ((vf)((mask) & ONE_BITS))                  /* mask ? 1 : 0 */
+
+/* whether any lane of a mask is set. Adding w * 0 (+-0) to a partial sum that starts at +0 leaves
+ * it unchanged (it is never -0), so a step without a spike in the group may skip its products:
+ * the same bits. */
+static inline __attribute__((always_inline)) int any_lane(vi mask) {
+    uint64_t q[LANES / 2], any = 0;
+    memcpy(q, &mask, sizeof(q));
+    for (int j = 0; j < LANES / 2; j++) any |= q[j];
+    return any != 0;
+}
+
+/* LANES floats from p, of which the first n are valid (the rest read as 0) */
+#define VLOAD(dst, p, n)                                        \
+    do {                                                        \
+        if ((n) == LANES) memcpy(&(dst), (p), sizeof(vf));      \
+        else {                                                  \
+            float tmp_[LANES] = {0};                            \
+            memcpy(tmp_, (p), (n) * sizeof(float));             \
+            memcpy(&(dst), tmp_, sizeof(vf));                   \
+        }                                                       \
+    } while (0)
+#define VSTORE(p, v, n)                                         \
+    do {                                                        \
+        vf val_ = (v);                                          \
+        memcpy((p), &val_, (n) * sizeof(float));                \
+    } while (0)
+
+/* one forward step of a group, run_block's operations: updates i, v; vp the pre-reset membrane */
+#define GROUP_STEP(i, v, xin, vb, vp, spiked)                   \
+    do {                                                        \
+        vf cur_ = alpha != 0.0f ? (i) * alpha + (xin) : (xin);  \
+        vp = (v) * beta + cur_;                                 \
+        vp = vp + (vb);                                         \
+        spiked = vp > th;                                       \
+        (i) = cur_;                                             \
+        (v) = VSELECT0(spiked, vp);                             \
+    } while (0)
+
+/* samples [s0, s1): spikes into out ([hold + steps, B, N], may be 0) and c ([steps_c, B, M]);
+ * acc: steps_c * M * LANES floats */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void cuba_dense_forward(const float *x, int64_t xs, int64_t n_in, const float *bias, float th, float alpha,
+                        float beta, int64_t steps, int64_t hold, int64_t B, int64_t N, float *out,
+                        const float *w, int64_t M, int64_t steps_c, float *c, int64_t s0, int64_t s1,
+                        float *acc) {
+    int64_t E = B * N;
+    vf_buf *va = (vf_buf *)acc;
+    const vf zero = {0};
+    for (int64_t b = s0; b < s1; b++) {
+        for (int64_t k = 0; k < steps_c * M; k++) va[k] = zero;
+        if (out)
+            for (int64_t t = 0; t < hold; t++) memset(out + t * E + b * N, 0, N * sizeof(float));
+        for (int64_t k0 = 0; k0 < N; k0 += LANES) {
+            int64_t n = N - k0 < LANES ? N - k0 : LANES, e0 = b * N + k0;
+            vf i = zero, v = zero, vb, x0 = zero, xin, vp, wm;
+            vi spiked;
+            VLOAD(vb, bias + e0, n);
+            if (xs == 0) VLOAD(x0, x + e0, n);
+            for (int64_t t = 0; t < steps; t++) {
+                if (t >= n_in) xin = zero;
+                else if (xs == 0) xin = x0;
+                else VLOAD(xin, x + t * xs + e0, n);
+                GROUP_STEP(i, v, xin, vb, vp, spiked);
+                vf s = VSPIKE(spiked);
+                if (out) VSTORE(out + (hold + t) * E + e0, s, n);
+                if (t < steps_c && any_lane(spiked)) {
+                    vf_buf *at = va + t * M;
+                    for (int64_t m = 0; m < M; m++) {
+                        VLOAD(wm, w + m * N + k0, n);
+                        at[m] += wm * s;
+                    }
+                }
+            }
+        }
+        for (int64_t t = 0; t < steps_c; t++)
+            for (int64_t m = 0; m < M; m++) {
+                vf a = va[t * M + m];
+                float sum = a[0];
+                for (int j = 1; j < LANES; j++) sum += a[j];
+                c[(t * B + b) * M + m] = sum;
+            }
+    }
+}
+
+/* neurons [n0, n1) (n0 a multiple of LANES) of every sample: the layer's BPTT (cuba_backward's)
+ * with dL/ds_t = g_s[t] (may be 0) + w^T g_c[t], and g_w[:, n0:n1] = sum_{b, t} g_c[t, b] s_t[b]^T.
+ * work: (steps + 2 M) * LANES floats. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void cuba_dense_backward(const float *x, int64_t xs, int64_t n_in, const float *bias, const float *grad_s,
+                         float th, float alpha, float beta, int kind, float p, float c, float half, int64_t steps,
+                         int64_t B, int64_t N, const float *w, int64_t M, int64_t steps_c, const float *g_c,
+                         float *g_x, int gx_sum, int64_t n_sum, float *gv_sum, float *a_sum, float *g_w,
+                         int64_t n0, int64_t n1, float *work) {
+    int64_t E = B * N;
+    vf_buf *vps = (vf_buf *)work, *gw = vps + steps, *wv = gw + M;
+    const vf zero = {0};
+    int32_t beta_bits;
+    memcpy(&beta_bits, &beta, sizeof(beta_bits));
+    for (int64_t k0 = n0; k0 < n1; k0 += LANES) {
+        int64_t n = n1 - k0 < LANES ? n1 - k0 : LANES;
+        for (int64_t m = 0; m < M; m++) {
+            vf wm;
+            VLOAD(wm, w + m * N + k0, n);
+            gw[m] = zero;
+            wv[m] = wm;
+        }
+        for (int64_t b = 0; b < B; b++) {
+            int64_t e0 = b * N + k0;
+            /* the membranes, recomputed (bit for bit the forward's) */
+            vf i = zero, v = zero, vb, x0 = zero, xin, vp;
+            vi spiked;
+            VLOAD(vb, bias + e0, n);
+            if (xs == 0) VLOAD(x0, x + e0, n);
+            for (int64_t t = 0; t < steps; t++) {
+                if (t >= n_in) xin = zero;
+                else if (xs == 0) xin = x0;
+                else VLOAD(xin, x + t * xs + e0, n);
+                GROUP_STEP(i, v, xin, vb, vp, spiked);
+                vps[t] = vp;
+            }
+            vf gv = zero, hv = zero, gs = zero, as = zero, hs = zero;
+            for (int64_t t = steps - 1; t >= 0; t--) {
+                vf gr = zero, a;
+                vp = vps[t];
+                if (grad_s) VLOAD(gr, grad_s + t * E + e0, n);
+                const float *gct = t < steps_c ? g_c + (t * B + b) * M : 0;
+                if (gct)
+                    for (int64_t m = 0; m < M; m++) gr += gct[m] * wv[m];
+                vf d = vp - th;
+                if (kind == 0) {  /* SURROGATE_GRAD's operations */
+                    vf cd = c * d;
+                    a = (1.0f / (1.0f + cd * cd)) * half * gr;
+                } else {
+                    vf ad = (vf)((vi)d & 0x7fffffff), q = p * ad + 1.0f;
+                    a = gr / (q * q);
+                }
+                spiked = vp > th;
+                vf keep = (vf)(~spiked & beta_bits);  /* vp > th ? 0 : beta */
+                vf g = a + keep * gv;
+                vf h = alpha != 0.0f ? g + alpha * hv : g;
+                gv = g;
+                hv = h;
+                gs += g;
+                as += a;
+                if (!gx_sum) VSTORE(g_x + t * E + e0, h, n);
+                else if (t < n_sum) hs += h;
+                if (gct) {  /* no any_lane() skip here: measured slower (the branch mispredicts) */
+                    vf s = VSPIKE(spiked);
+                    for (int64_t m = 0; m < M; m++) gw[m] += s * gct[m];
+                }
+            }
+            VSTORE(gv_sum + e0, gs, n);
+            VSTORE(a_sum + e0, as, n);
+            if (gx_sum) VSTORE(g_x + e0, hs, n);
+        }
+        for (int64_t m = 0; m < M; m++) VSTORE(g_w + m * N + k0, gw[m], n);
     }
 }
 
@@ -153,7 +336,8 @@ void cuba_forward_omp(const float *x, int64_t xs, int64_t n_in, const float *bia
 /* returns 0, or -1 when a thread's work buffer could not be allocated (the caller raises) */
 int cuba_backward_omp(const float *x, int64_t xs, int64_t n_in, const float *bias, const float *grad_s,
                       float th, float alpha, float beta, int kind, float p, float c, float half, int64_t steps,
-                      int64_t E, float *g_x, int gx_sum, float *gv_sum, float *a_sum, int nthreads) {
+                      int64_t E, float *g_x, int gx_sum, int64_t n_sum, float *gv_sum, float *a_sum,
+                      int nthreads) {
     int failed = 0;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1) reduction(| : failed)
     {
@@ -163,7 +347,63 @@ int cuba_backward_omp(const float *x, int64_t xs, int64_t n_in, const float *bia
             float *work = malloc((size_t)steps * BLOCK * sizeof(float));
             if (work) {
                 cuba_backward(x, xs, n_in, bias, grad_s, th, alpha, beta, kind, p, c, half, steps, E, e0, e1, g_x,
-                              gx_sum, gv_sum, a_sum, work);
+                              gx_sum, n_sum, gv_sum, a_sum, work);
+                free(work);
+            } else {
+                failed = 1;
+            }
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* forward: this thread's share of the B samples */
+int cuba_dense_forward_omp(const float *x, int64_t xs, int64_t n_in, const float *bias, float th, float alpha,
+                           float beta, int64_t steps, int64_t hold, int64_t B, int64_t N, float *out,
+                           const float *w, int64_t M, int64_t steps_c, float *c, int nthreads) {
+    int failed = 0;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1) reduction(| : failed)
+    {
+        int t = 0, n = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        n = omp_get_num_threads();
+#endif
+        int64_t s0 = B * t / n, s1 = B * (t + 1) / n;
+        float *acc = malloc((size_t)(steps_c > 0 ? steps_c : 1) * M * LANES * sizeof(float));
+        if (acc) {
+            if (s1 > s0) cuba_dense_forward(x, xs, n_in, bias, th, alpha, beta, steps, hold, B, N, out, w, M,
+                                            steps_c, c, s0, s1, acc);
+            free(acc);
+        } else {
+            failed = 1;
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* backward: this thread's share of the N neurons, in whole LANES */
+int cuba_dense_backward_omp(const float *x, int64_t xs, int64_t n_in, const float *bias, const float *grad_s,
+                            float th, float alpha, float beta, int kind, float p, float c, float half,
+                            int64_t steps, int64_t B, int64_t N, const float *w, int64_t M, int64_t steps_c,
+                            const float *g_c, float *g_x, int gx_sum, int64_t n_sum, float *gv_sum,
+                            float *a_sum, float *g_w, int nthreads) {
+    int failed = 0;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1) reduction(| : failed)
+    {
+        int t = 0, n = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        n = omp_get_num_threads();
+#endif
+        int64_t lanes = (N + LANES - 1) / LANES;
+        int64_t a = lanes * t / n * LANES, b = lanes * (t + 1) / n * LANES;
+        int64_t n0 = a < N ? a : N, n1 = b < N ? b : N;
+        if (n1 > n0) {
+            float *work = malloc((size_t)(steps + 2 * M) * LANES * sizeof(float));
+            if (work) {
+                cuba_dense_backward(x, xs, n_in, bias, grad_s, th, alpha, beta, kind, p, c, half, steps, B, N, w,
+                                    M, steps_c, g_c, g_x, gx_sum, n_sum, gv_sum, a_sum, g_w, n0, n1, work);
                 free(work);
             } else {
                 failed = 1;

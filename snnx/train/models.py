@@ -21,7 +21,8 @@ from snnx.config import parse_conv
 from snnx.errors import SnnxError
 from snnx.loihi.grid import effective_alpha, effective_beta
 from snnx.loihi.limits import BIAS_MAX, BIAS_MIN, VTH_MAX
-from snnx.train.neurons import cuba_sequence, cuba_step, make_spike_fn
+from snnx.train.kernel import MAX_FED
+from snnx.train.neurons import cuba_dense_sequence, cuba_sequence, cuba_step, make_spike_fn
 from snnx.train.output import SNNOutput
 from snnx.train.qat import fake_quantize_value, fake_quantize_weight
 
@@ -296,19 +297,29 @@ class SpikingLayer(nn.Module):
         return src.shape[0] if hold > 0 and src.stride(0) == 0 and src.shape[0] > 1 else 0
 
     def forward(self, x: torch.Tensor, steps: int, record_v: bool = False,
-                extra: torch.Tensor | None = None, hold: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Spikes (and membranes) of this layer over ``steps`` steps for input ``x``.
+                extra: torch.Tensor | None = None, hold: int = 0, current: torch.Tensor | None = None,
+                feeds: SpikingLayer | None = None, keep_spikes: bool = True
+                ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """Spikes (and membranes) of this layer over ``steps`` steps for input ``x``, and the
+        synapse current of the layer ``feeds`` (the next one) when the kernel formed it.
 
         ``extra`` is an additional (already delayed, ``steps`` long) input current, e.g. a
         two-layer skip. ``hold``: the first ``hold`` steps are held at zero state, no bias and
         no spikes. Lava's netx resets layer l when a sample's first input reaches it (step
         l + 1), so a bias integrated before that is lost on the chip; holding makes float and
-        fixed point agree.
+        fixed point agree. ``current``: this layer's synapse current W·x, formed by the previous
+        layer's kernel (then ``x`` is not multiplied again). ``feeds``: the next layer; when it is
+        a small dense synapse the compiled kernel forms its current from this layer's spikes
+        (:func:`~snnx.train.neurons.cuba_dense_sequence`) and returns it third, else None; then
+        without ``keep_spikes`` this layer's spikes are not stored (None).
         """
         p = self.params()
         hold = min(hold, steps)
-        repeat = self.constant_steps(x, steps, hold) if extra is None else 0
-        cur = self.synapse_current(x, p, steps, hold, expand=not repeat)
+        if current is not None:
+            repeat, cur = 0, current
+        else:
+            repeat = self.constant_steps(x, steps, hold) if extra is None else 0
+            cur = self.synapse_current(x, p, steps, hold, expand=not repeat)
         if extra is not None:  # steps - hold long, cur possibly shorter: pad cur with zeros
             extra = extra[hold:]
             cur = extra + torch.cat([cur, cur.new_zeros(extra.shape[0] - cur.shape[0], *cur.shape[1:])])
@@ -316,9 +327,19 @@ class SpikingLayer(nn.Module):
         stochastic = self.stochastic and self.training
         spike_fn = stochastic_spike if stochastic else self.spike_fn
         if p.weight_rec is not None:
-            return recurrent_sequence(cur, p, bias, spike_fn, steps - hold, hold, record_v)
-        return cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, spike_fn, record_v,
-                             fused=not stochastic, steps=steps - hold, hold=hold, repeat=repeat)
+            return *recurrent_sequence(cur, p, bias, spike_fn, steps - hold, hold, record_v), None
+        if feeds is not None and not (record_v or stochastic) and feeds.fed_by_kernel():
+            fed = cuba_dense_sequence(cur, p.alpha, p.beta, p.threshold, bias, spike_fn, feeds.params().weight,
+                                      steps - hold, hold, repeat, keep_spikes)
+            if fed is not None:
+                return fed[0], None, fed[1]
+        return *cuba_sequence(cur, p.alpha, p.beta, p.threshold, bias, spike_fn, record_v,
+                              fused=not stochastic, steps=steps - hold, hold=hold, repeat=repeat), None
+
+    def fed_by_kernel(self) -> bool:
+        """Whether the previous layer's kernel may form this layer's synapse current: a plain dense
+        synapse (no recurrence, no two-layer skip) with few outputs."""
+        return self.spec.kind == "dense" and self.rec is None and self.spec.skip != 2 and self.spec.out <= MAX_FED
 
 
 class _Dense(torch.autograd.Function):
@@ -417,8 +438,11 @@ class SNN(nn.Module):
     def latency(self) -> int:
         return len(self.layers)
 
-    def forward(self, x: torch.Tensor, record_v: bool = False) -> SNNOutput:
+    def forward(self, x: torch.Tensor, record_v: bool = False, hidden_spikes: bool = True) -> SNNOutput:
         """``x``: encoded input [T, B, *input_shape]; runs T + L steps.
+
+        ``hidden_spikes=False``: the spikes of a hidden layer whose kernel fed the next layer directly
+        are not stored (None in the output): a loss on the output spikes alone does not need them.
 
         Layer i (0-based) is held at zero for steps 1..i+1, until the sample's first input
         reaches it, exactly as the deployed network on Lava/Loihi runs (docs/design.md §5, §6.5).
@@ -427,13 +451,17 @@ class SNN(nn.Module):
             raise SnnxError(f"input shape {tuple(x.shape[2:])} does not match the model's {self.spec.input_shape}")
         steps = x.shape[0] + self.latency
         h, spikes, membranes, inputs = x, [], [], []
+        current = None  # the next layer's synapse current, when the kernel formed it
         for i, layer in enumerate(self.layers):
             inputs.append(h)
             extra = None
             if layer.spec.skip == 2:
                 src = inputs[i - 1]
                 extra = torch.cat([torch.zeros_like(src[:1]), src[: steps - 1]], dim=0)
-            h, v = layer(h, steps, record_v, extra, hold=i + 1)
+            feeds = self.layers[i + 1] if i + 1 < len(self.layers) else None
+            # a two-layer skip into layer i + 2 reads these spikes
+            keep = hidden_spikes or (i + 2 < len(self.layers) and self.layers[i + 2].spec.skip == 2)
+            h, v, current = layer(h, steps, record_v, extra, hold=i + 1, current=current, feeds=feeds, keep_spikes=keep)
             spikes.append(h)
             membranes.append(v)
         return SNNOutput(spikes, membranes if record_v else None, self.latency)

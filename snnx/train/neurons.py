@@ -77,12 +77,12 @@ class CubaBPTT(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, bias: torch.Tensor, threshold: torch.Tensor, alpha: float,
                 beta: float, spike_fn: SpikeFn, steps: int, hold: int, repeat: int = 0) -> torch.Tensor:
         ctx.alpha, ctx.beta, ctx.spike_fn, ctx.hold, ctx.n_in = alpha, beta, spike_fn, hold, x.shape[0]
+        ctx.steps = steps
         ctx.repeat = repeat
         ctx.compiled = kernel.applies(x, threshold, spike_fn) and bias.dim() <= x.dim() - 1
         if ctx.compiled:  # saves the input, not the membranes: backward recomputes them
             bias_e = kernel.bias_per_element(bias.detach(), x)
             ctx.th = float(threshold)
-            ctx.steps = steps
             out = kernel.forward(x.detach(), repeat or x.shape[0], bool(repeat), bias_e, ctx.th, alpha, beta,
                                  steps, hold)
             ctx.save_for_backward(x, bias_e, bias, threshold)
@@ -143,19 +143,78 @@ class CubaBPTT(torch.autograd.Function):
     @staticmethod
     def _backward_compiled(ctx, grad_out: torch.Tensor):
         x, bias_e, bias, threshold = ctx.saved_tensors
-        steps = ctx.steps
         # steps after the input ended get no gradient to x; a repeated input gets the sum over its steps
         n_x = ctx.repeat or ctx.n_in
         g_x, gv_sum, a_sum = kernel.backward(x.detach(), n_x, bool(ctx.repeat), bias_e, grad_out[ctx.hold:], ctx.th,
-                                             ctx.alpha, ctx.beta, ctx.spike_fn, steps,
-                                             bool(ctx.repeat) and n_x >= steps)
-        if ctx.repeat and n_x < steps:
-            g_x = g_x[:n_x].sum(0, keepdim=True)
-        elif not ctx.repeat:
+                                             ctx.alpha, ctx.beta, ctx.spike_fn, ctx.steps, bool(ctx.repeat))
+        if not ctx.repeat:
             g_x = g_x[:n_x]
         g_b = gv_sum.sum_to_size(bias.shape) if ctx.needs_input_grad[1] else None
         g_th = -a_sum.sum().reshape(threshold.shape) if ctx.needs_input_grad[2] else None
         return g_x, g_b, g_th, None, None, None, None, None, None
+
+
+class CubaDense(torch.autograd.Function):
+    """:class:`CubaBPTT` on the compiled kernel, fused with the small dense synapse its spikes feed.
+
+    Returns the spikes [hold + steps, B, ...] (with ``keep_spikes``; else only the current) and the
+    next layer's current c[t] = W s_t for the first ``steps`` - 1 steps (the next layer runs one step
+    less: one step of synapse delay), [steps - 1, B, M].
+    The kernel forms c, dL/ds_t = g_s[t] + W^T g_c[t] and dL/dW = sum_t g_c[t]^T s_t per block of
+    neurons, from spikes it recomputes, instead of three matmuls over a stored [T, B, N] spike tensor
+    and its gradient (docs/design.md §13). Without ``keep_spikes`` the spike tensor (4 bytes per
+    neuron and step) is not even written: training reads only the output layer's spikes.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, bias: torch.Tensor, threshold: torch.Tensor, weight: torch.Tensor,
+                alpha: float, beta: float, spike_fn: SpikeFn, steps: int, hold: int, repeat: int,
+                keep_spikes: bool) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
+        ctx.set_materialize_grads(False)
+        ctx.keep_spikes = keep_spikes
+        ctx.alpha, ctx.beta, ctx.spike_fn, ctx.steps, ctx.hold = alpha, beta, spike_fn, steps, hold
+        ctx.repeat, ctx.n_in, ctx.th = repeat, x.shape[0], float(threshold)
+        bias_e = kernel.bias_per_element(bias.detach(), x)
+        spikes, cur = kernel.dense_forward(x.detach(), repeat or x.shape[0], bool(repeat), bias_e, ctx.th, alpha,
+                                           beta, steps, hold, weight, steps - 1, keep_spikes)
+        ctx.save_for_backward(x, bias_e, bias, threshold, weight)
+        return (spikes, cur) if keep_spikes else cur
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor | None):
+        grad_spikes, grad_cur = grads if ctx.keep_spikes else (None, grads[0])
+        x, bias_e, bias, threshold, weight = ctx.saved_tensors
+        n_x = ctx.repeat or ctx.n_in
+        if grad_cur is None:
+            grad_cur = x.new_zeros(ctx.steps - 1, x.shape[1], weight.shape[0])
+        g_s = None if grad_spikes is None else grad_spikes[ctx.hold:]
+        g_x, gv_sum, a_sum, g_w = kernel.dense_backward(x.detach(), n_x, bool(ctx.repeat), bias_e, g_s, ctx.th,
+                                                        ctx.alpha, ctx.beta, ctx.spike_fn, ctx.steps,
+                                                        bool(ctx.repeat), weight, grad_cur)
+        if not ctx.repeat:
+            g_x = g_x[:n_x]
+        g_b = gv_sum.sum_to_size(bias.shape) if ctx.needs_input_grad[1] else None
+        g_th = -a_sum.sum().reshape(threshold.shape) if ctx.needs_input_grad[2] else None
+        g_w = g_w if ctx.needs_input_grad[3] else None
+        return g_x, g_b, g_th, g_w, None, None, None, None, None, None, None
+
+
+def cuba_dense_sequence(x: torch.Tensor, alpha: float | torch.Tensor, beta: float | torch.Tensor,
+                        threshold: float | torch.Tensor, bias: torch.Tensor | float, spike_fn: SpikeFn,
+                        weight: torch.Tensor, steps: int, hold: int = 0, repeat: int = 0, keep_spikes: bool = True
+                        ) -> tuple[torch.Tensor | None, torch.Tensor] | None:
+    """:func:`cuba_sequence` (fused, no membranes) and the current its spikes send through the dense
+    ``weight`` [M, N] to the next layer, [steps - 1, B, M] (see :class:`CubaDense`); the spikes are
+    None without ``keep_spikes``. None where the compiled kernel cannot run it (then use
+    :func:`cuba_sequence` and the synapse)."""
+    th_t = torch.as_tensor(threshold, dtype=x.dtype, device=x.device)
+    bias_t = torch.as_tensor(bias, dtype=x.dtype, device=x.device)
+    if not (isinstance(alpha, float) and isinstance(beta, float) and steps >= 2 and kernel.applies(x, th_t, spike_fn)
+            and bias_t.dim() <= x.dim() - 1 and weight.dtype == x.dtype and weight.device == x.device
+            and weight.dim() == 2 and weight.shape[1] == x[0, 0].numel() and weight.shape[0] <= kernel.MAX_FED):
+        return None
+    out = CubaDense.apply(x, bias_t, th_t, weight, alpha, beta, spike_fn, steps, hold, repeat, keep_spikes)
+    return out if keep_spikes else (None, out)
 
 
 def cuba_sequence(

@@ -13,9 +13,10 @@ import torch
 
 @dataclass
 class SNNOutput:
-    """Spikes (and membranes, if recorded) of every layer over all S = T + L steps."""
+    """Spikes (and membranes, if recorded) of every layer over all S = T + L steps; a hidden layer's
+    spikes are None where the model was asked not to keep them (``hidden_spikes=False``)."""
 
-    spikes: list[torch.Tensor]
+    spikes: list[torch.Tensor | None]
     membranes: list[torch.Tensor] | None
     latency: int  # L
 

@@ -138,7 +138,7 @@ def train_epoch(model: SNN, data: ImageSet, cfg: RunConfig, opt, sched, epoch: i
         n, weight = len(idx), 1.0
         if where.world > 1:  # the whole global batch was encoded; keep this rank's samples
             x, y, weight, n = distributed.shard_batch(x, y, where)
-        out = model(x, record_v=needs_v)
+        out = model(x, record_v=needs_v, hidden_spikes=chip.active or silence.active)  # else only the output's
         loss = loss_fn(out, y)
         if chip.active:  # energy (uJ) and firing-rate terms, from this batch's spikes
             loss = loss + chip(getattr(model, "module", model), x, out)

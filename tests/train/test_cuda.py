@@ -74,7 +74,9 @@ def test_model_gradients_fused_equal_the_loop_on_device(device: str, qat: bool) 
     assert all(torch.equal(a, b) for a, b in zip(s1, s2, strict=True))
     for a, b in zip(g1, g2, strict=True):
         assert a.device.type == device and a.abs().sum() > 0
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        # float rounding: the kernel sums the readout's gradient in its own order, so an entry near zero
+        # amid entries of ~300 may differ by a few ulps of the largest
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6 * float(b.abs().max()))
 
 
 @pytest.mark.parametrize("device", DEVICES)

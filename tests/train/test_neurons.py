@@ -117,3 +117,57 @@ def test_kernel_threads_and_eager_agree(monkeypatch, repeat: int) -> None:
     assert torch.equal(one[0], eager[0])
     for a, b in zip(one[1:], eager[1:], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize(("alpha", "surrogate", "direct"), [(0.0, "atan", True), (0.5, "fast_sigmoid", False)])
+def test_kernel_fed_readout_equals_layer_then_matmul(monkeypatch, alpha: float, surrogate: str, direct: bool) -> None:
+    """A hidden layer whose kernel forms the readout's current itself (CubaDense) gives the same hidden
+    and output spikes as the layer followed by the readout's matmul, the same gradients up to float
+    rounding (also through the hidden spikes, as an energy term takes them), the same bit for bit on 1
+    and 2 threads, and the same output and gradients when the hidden spikes are not kept."""
+    if kernel.library() is None:
+        pytest.skip("no C compiler: the kernel is not built here")
+    from snnx.train import models
+
+    torch.manual_seed(3)
+    spec = models.ModelSpec("fc", (100,), [models.LayerSpec("dense", 1000, flatten_before=True),
+                                           models.LayerSpec("dense", 10)], alpha=alpha, surrogate=surrogate)
+    net = models.SNN(spec)
+    with torch.no_grad():
+        net.layers[0].synapse.weight.mul_(4.0)
+        net.layers[1].synapse.weight.mul_(2.0)
+    img = torch.rand(1, 40, 100) * (torch.rand(1, 40, 100) < 0.5)  # 40 x 1000 neurons: split over 2 threads
+    x = img.expand(12, 40, 100) if direct else (torch.rand(12, 40, 100) < img).float()
+    y = torch.arange(40) % 10
+    w_hidden = torch.randn(14, 40, 1000) * 0.01
+    threads = torch.get_num_threads()
+
+    def run(fed: bool, n_threads: int = 1, keep: bool = True):
+        torch.set_num_threads(n_threads)
+        with monkeypatch.context() as m:
+            if not fed:
+                m.setattr(models.SpikingLayer, "fed_by_kernel", lambda self: False)
+            net.zero_grad()
+            out = net(x, hidden_spikes=keep)
+            loss = torch.nn.functional.cross_entropy(out.counts, y)
+            if keep:
+                loss = loss + (out.spikes[0] * w_hidden).sum()
+            loss.backward()
+        return out.spikes, [p.grad.clone() for p in net.parameters()]
+
+    try:
+        fed, fed2, plain = run(True), run(True, 2), run(False)
+        lean, lean_plain = run(True, keep=False), run(False, keep=False)
+    finally:
+        torch.set_num_threads(threads)
+    (s_fed, g_fed), (s_plain, g_plain) = fed, plain
+    assert 0.02 < s_fed[0].mean() < 0.5 and s_fed[1].sum() > 50
+    assert torch.equal(s_fed[0], s_plain[0]) and torch.equal(s_fed[1], s_plain[1])
+    for a, b in zip(g_fed, g_plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    # per element the same arithmetic on any thread (the readout's weight gradient is the kernel's alone)
+    for a, b in zip([*s_fed, g_fed[2]], [*fed2[0], fed2[1][2]], strict=True):
+        assert torch.equal(a, b)
+    assert lean[0][0] is None and torch.equal(lean[0][1], s_fed[1])
+    for a, b in zip(lean[1], lean_plain[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
