@@ -170,6 +170,14 @@ static inline __attribute__((always_inline)) int any_lane(vi mask) {
     } while (0)
 
 /* one forward step of a group, run_block's operations: updates i, v; vp the pre-reset membrane */
+/* a group's input current at step t: none after n_in, the one repeated current (xs == 0), or row t */
+#define STEP_INPUT(xin, t)                                                                         \
+    do {                                                                                           \
+        if ((t) >= n_in) xin = zero;                                                               \
+        else if (xs == 0) xin = x0;                                                                \
+        else VLOAD(xin, x + (t) * xs + e0, n);                                                     \
+    } while (0)
+
 #define GROUP_STEP(i, v, xin, vb, vp, spiked)                   \
     do {                                                        \
         vf cur_ = alpha != 0.0f ? (i) * alpha + (xin) : (xin);  \
@@ -201,9 +209,7 @@ void cuba_dense_forward(const float *x, int64_t xs, int64_t n_in, const float *b
             VLOAD(vb, bias + e0, n);
             if (xs == 0) VLOAD(x0, x + e0, n);
             for (int64_t t = 0; t < steps; t++) {
-                if (t >= n_in) xin = zero;
-                else if (xs == 0) xin = x0;
-                else VLOAD(xin, x + t * xs + e0, n);
+                STEP_INPUT(xin, t);
                 GROUP_STEP(i, v, xin, vb, vp, spiked);
                 vf s = VSPIKE(spiked);
                 if (out) VSTORE(out + (hold + t) * E + e0, s, n);
@@ -256,9 +262,7 @@ void cuba_dense_backward(const float *x, int64_t xs, int64_t n_in, const float *
             VLOAD(vb, bias + e0, n);
             if (xs == 0) VLOAD(x0, x + e0, n);
             for (int64_t t = 0; t < steps; t++) {
-                if (t >= n_in) xin = zero;
-                else if (xs == 0) xin = x0;
-                else VLOAD(xin, x + t * xs + e0, n);
+                STEP_INPUT(xin, t);
                 GROUP_STEP(i, v, xin, vb, vp, spiked);
                 vps[t] = vp;
             }
