@@ -230,7 +230,7 @@ def speed(data_dir: str, out: Path, batches: int | None, repeats: int) -> dict:
             "speedup": round(ours["samples_per_s"] / tut["samples_per_s"], 2),
             "speedup_vs_plain": round(ours["samples_per_s"] / plain["samples_per_s"], 2),
             "speedup_vs_plain_per_pair": [round(o["samples_per_s"] / p["samples_per_s"], 2)
-                                          for o, p in zip(ours_all, plain_all)],
+                                          for o, p in zip(ours_all, plain_all, strict=True)],
             "cpu_speedup_vs_plain": round(sorted(map(cpu_per_sample, plain_all))[repeats // 2]
                                           / sorted(map(cpu_per_sample, ours_all))[repeats // 2], 2)}
 
