@@ -1,12 +1,14 @@
 """The accuracy-energy frontier on full MNIST: ``snnx frontier`` with examples/frontier.yaml.
 
-Every trial trains a 784-H-10 network (3 epochs on all 60,000 training images), exports it,
+Every trial trains a 784-H-10 network (12 epochs on all 60,000 training images), exports it,
 simulates all 10,000 test images bit-exactly (fast simulator) and prices it with the
-loihi1-davies2018 profile; NSGA-II proposes encoding, time steps, hidden size and threshold.
+loihi1-davies2018 profile; NSGA-II proposes encoding, time steps, hidden size and the weight of
+the chip-priced loss. A proposal that repeats a finished trial's settings takes its figures.
 The study lives in OUT/frontier.db, so an interrupted benchmark resumes when run again, and a
 second process (or machine, with --storage) running the same command joins it.
 
-    SNNX_DATA_DIR=path/to/mnist nice -n 10 .venv/bin/python benchmarks/frontier.py --trials 10
+    SNNX_DATA_DIR=path/to/mnist OMP_NUM_THREADS=1 uv run python benchmarks/frontier.py --trials 40 &
+    SNNX_DATA_DIR=path/to/mnist OMP_NUM_THREADS=1 uv run python benchmarks/frontier.py --trials 40
 
 Prints the trials (Pareto set marked, with the published points each one dominates) and writes
 benchmarks/results/frontier.json and frontier.png (copies of OUT's).
@@ -40,10 +42,11 @@ def dominated_points(t: dict) -> list[str]:
 def table(doc: dict) -> str:
     done = sorted((t for t in doc["trials"] if t["state"] == "COMPLETE"), key=lambda t: t["energy_per_inference_uJ"])
     keys = list(doc["space"]["space"])
-    head = ["#", "Pareto", *keys, "fixed acc", "uJ/inf", "synops", "s", "dominates"]
+    head = ["#", "Pareto", *keys, "fixed acc", "uJ/inf", "synops", "s", "same as", "dominates"]
     rows = [[str(t["number"]), "*" if t["pareto"] else "", *(json.dumps(t["settings"][k]) for k in keys),
              f"{100 * t['fixed_accuracy']:.2f} %", f"{t['energy_per_inference_uJ']:.3f}",
-             f"{t['synops_per_inference']:,.0f}", f"{t['seconds']:.0f}", ", ".join(dominated_points(t)) or "-"]
+             f"{t['synops_per_inference']:,.0f}", f"{t['seconds']:.0f}",
+             "-" if t.get("same_as") is None else f"#{t['same_as']}", ", ".join(dominated_points(t)) or "-"]
             for t in done]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731

@@ -40,6 +40,7 @@ def trial_record(t: Any, space: Space, pareto: set[int]) -> dict[str, Any]:
         "run": t.user_attrs.get("run"),
         "worker": t.user_attrs.get("worker"),
         "retry_of": t.system_attrs.get("failed_trial"),
+        "same_as": t.user_attrs.get("same_as"),
         "error": t.user_attrs.get("error"),
         "pareto": t.number in pareto,
     }

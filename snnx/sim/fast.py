@@ -339,7 +339,6 @@ class _Conv:
         self.gemm = None
         if in_max <= 1 and layer.groups == 1 and self.bound < F32_EXACT:
             # im2col's column order is (kh, kw, C)
-            # im2col's column order is (kh, kw, C)
             self.gemm = _Int8Gemm.make(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1))
 
     def __call__(self, s: np.ndarray) -> np.ndarray:

@@ -67,7 +67,8 @@ def test_two_processes_fill_one_study(tmp_path: Path, synthetic_data: Path) -> N
     workers = {t["worker"] for t in done}
     assert len(workers) == 2, workers  # both processes ran trials of the one study
     assert all("wrote " in log and "frontier.json" in log for log in logs)
-    assert len({t["run"] for t in done}) == len(done)  # one run folder per trial
+    fresh = [t for t in done if t["same_as"] is None]
+    assert len({t["run"] for t in fresh}) == len(fresh)  # one run folder per trial that ran
     _check_trials_match_runs(out, doc)
     # the Pareto set is exactly the non-dominated complete trials
     def dominated(a: dict) -> bool:
@@ -105,6 +106,23 @@ def test_killed_search_resumes_and_retries_the_dead_trial(tmp_path: Path, synthe
     # a finished study: the command again starts no trial
     assert main(args) == 0
     assert "trial " not in capsys.readouterr().out and len(load_frontier(out / "frontier.json")["trials"]) == 2
+
+
+def test_a_repeated_proposal_reuses_the_trial_that_ran(tmp_path: Path, synthetic_data: Path, capsys) -> None:
+    """A space of one point: NSGA-II can only repeat it; the repeat costs no training."""
+    smoke = __import__("yaml").safe_load(SMOKE.read_text())
+    space = tmp_path / "one.yaml"
+    space.write_text(json.dumps({"fixed": smoke["fixed"], "space": {"model.hidden": [[16]]}, "population": 2}))
+    out = tmp_path / "front"
+    assert main(["frontier", "-c", str(space), "-o", str(out), "--trials", "2", "--data-dir", str(synthetic_data)]) == 0
+    assert "= trial 0's settings" in capsys.readouterr().out
+    doc = load_frontier(out / "frontier.json")
+    first, second = doc["trials"]
+    assert first["same_as"] is None and second["same_as"] == 0 and second["seconds"] == 0
+    assert (second["fixed_accuracy"], second["energy_per_inference_uJ"], second["run"]) == (
+        first["fixed_accuracy"], first["energy_per_inference_uJ"], first["run"])
+    assert sorted(p.name for p in (out / "trials").iterdir()) == ["trial-0000"]  # one training run
+    _check_trials_match_runs(out, doc)
 
 
 @pytest.mark.parametrize(
