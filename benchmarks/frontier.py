@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import snnx  # noqa: E402
-from snnx.deploy.energy import PUBLISHED_MNIST  # noqa: E402
 from snnx.frontier.results import load_frontier  # noqa: E402
+from snnx.loihi.energy_profile import PUBLISHED_MNIST  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

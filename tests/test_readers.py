@@ -202,7 +202,7 @@ def simulated_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_energy_constant_that_overflows_is_refused(simulated_run: Path, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture) -> None:
-    from snnx.deploy.energy import PROFILE_DIR
+    from snnx.loihi.energy_profile import PROFILE_DIR
 
     profile = json.loads((PROFILE_DIR / "loihi1-davies2018.json").read_text())
     profile["constants"]["synop_pJ"]["value"] = 1e308

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from snnx.artifacts import read_artifact, stamp
-from snnx.deploy.energy import PUBLISHED_MNIST
 from snnx.frontier.space import Space
 from snnx.io import write_json
+from snnx.loihi.energy_profile import PUBLISHED_MNIST
 
 JSON_NAME, PNG_NAME = "frontier.json", "frontier.png"
 DIRECTIONS = ("maximize", "minimize")  # fixed_accuracy, energy_per_inference_uJ

@@ -2,7 +2,7 @@
 
 From one batch's spike tensors (the surrogate spikes of the float model) the same counts as
 ``snnx sim``'s activity (snnx.sim.activity) and the energy report's formula
-(:func:`snnx.deploy.energy.dynamic_parts_pJ`, one definition, the profile's constants), per
+(:func:`snnx.loihi.energy_profile.dynamic_parts_pJ`, one definition, the profile's constants), per
 sample and layer:
 
 - input spikes: nonzero events reaching the layer's synapses over all T + L steps (the encoded
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from snnx.deploy.energy import EnergyProfile, dynamic_parts_pJ, load_profile
 from snnx.errors import SnnxError
 from snnx.loihi.accounting import fan_out
+from snnx.loihi.energy_profile import EnergyProfile, dynamic_parts_pJ, load_profile
 from snnx.loihi.net import LoihiLayer
 from snnx.train.output import SNNOutput
 from snnx.train.qat import fake_quantize_weight

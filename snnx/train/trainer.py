@@ -28,9 +28,9 @@ from snnx.config import RunConfig
 from snnx.data.augment import random_shift
 from snnx.data.datasets import ImageSet, load_data
 from snnx.data.encoders import encode_config, encoded_shape
-from snnx.deploy.energy import load_profile
 from snnx.errors import SnnxError
 from snnx.io import write_text
+from snnx.loihi.energy_profile import load_profile
 from snnx.train import distributed
 from snnx.train.checkpoint import Checkpoint, load_weights
 from snnx.train.checkpoint import exists as checkpoint_exists

@@ -178,7 +178,7 @@ def energy_per_layer(energy: EnergyReport) -> tuple[list[str], dict[str, list[fl
 
 def _own_point(d: ReportData) -> dict | None:
     """The run's deployed (accuracy, uJ) from energy.json, with the published points it lists."""
-    from snnx.deploy.energy import PUBLISHED_MNIST
+    from snnx.loihi.energy_profile import PUBLISHED_MNIST
 
     if d.energy is None:
         return None

@@ -132,7 +132,7 @@ def test_nir_target_has_the_graph_and_the_same_manifest(run):
 
 def test_user_profile_file(run, tmp_path):
     base = json.loads(
-        (Path(__file__).parents[2] / "snnx/deploy/profiles/loihi1-davies2018.json").read_text()
+        (Path(__file__).parents[2] / "snnx/loihi/profiles/loihi1-davies2018.json").read_text()
     )
     base["name"] = "double-synops"
     base["constants"]["synop_pJ"]["value"] = 47.2
