@@ -9,6 +9,7 @@ throughput of snnx against two snnTorch loops measured side by side in the same 
 
     uv run python benchmarks/train_mnist.py [--only fc,conv,speed] [--fc-epochs N] [--conv-epochs N]
                                             [--speed-batches N] [--speed-repeats N] [--threads N]
+                                            [--resume]
 
 Prints a table and writes benchmarks/results/train_mnist.json.
 """
@@ -16,6 +17,7 @@ Prints a table and writes benchmarks/results/train_mnist.json.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -33,21 +35,31 @@ RESULTS = Path(__file__).parent / "results"
 CONV = Path(__file__).resolve().parents[1] / "examples" / "conv.yaml"  # the conv model: one definition
 
 
-def run_snnx(name: str, sets: list[str], out: Path, data_dir: str, config: Path | None = None) -> dict:
-    """Train, then export and simulate the checkpoint bit-accurately on the full test set."""
+def run_snnx(name: str, sets: list[str], out: Path, data_dir: str, config: Path | None = None,
+             resume: bool = False) -> dict:
+    """Train, then export and simulate the checkpoint bit-accurately on the full test set.
+
+    ``resume``: continue an interrupted run of this benchmark from its last finished epoch
+    (bit-identical to an uninterrupted run, tests/train/test_checkpoint.py); its wall time is
+    then the finished epochs' own times (metrics.csv) plus this call's training time."""
     from snnx.export.stage import export_command
     from snnx.sim.stage import sim_command
 
     cfg = resolve(config, sets)
+    resume = resume and (out / name / "last.json").exists()
+    # the finished epochs' own training times (metrics.csv's "seconds"), before this call
+    done = list(csv.DictReader((out / name / "metrics.csv").read_text().splitlines())) if resume else []
     t0 = time.perf_counter()
-    res = train(cfg, out / name, progress=False, log=lambda m: print(f"  [{name}] {m}", flush=True))
-    secs = time.perf_counter() - t0
+    res = train(cfg, out / name, resume=resume, progress=False,
+                log=lambda m: print(f"  [{name}] {m}", flush=True))
+    secs = time.perf_counter() - t0 + sum(float(r["seconds"]) for r in done)
     export_command(out / name, "loihi", None, None, None, None, None)
     sim = sim_command(out / name, "fast", None, None, None, Path(data_dir))
     return {"name": name, "settings": sets, "epochs": cfg.train.epochs,
             "test_accuracy": res.best_test_acc, "final_test_accuracy": float(res.rows[-1]["test_acc"]),
             "float_accuracy_checkpoint": sim.float_accuracy, "fixed_accuracy": sim.fixed_accuracy,
-            "agreement": sim.agreement, "wall_seconds": round(secs, 1)}
+            "agreement": sim.agreement, "wall_seconds": round(secs, 1),
+            **({"resumed_after_epoch": len(done)} if resume else {})}
 
 
 def tutorial5_epoch(data_dir: str, batches: int | None) -> dict:
@@ -244,6 +256,8 @@ def main() -> int:
     ap.add_argument("--speed-batches", type=int, default=None, help="speed: time this many batches, not an epoch")
     ap.add_argument("--speed-repeats", type=int, default=3,
                     help="speed: alternate snnx and the plain loop this many times, report medians")
+    ap.add_argument("--resume", action="store_true",
+                    help="fc/conv: continue an interrupted run in --out from its last finished epoch")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = ap.parse_args()
     if args.threads:
@@ -255,9 +269,11 @@ def main() -> int:
                                  "torch": torch.__version__, "platform": platform.platform(),
                                  "cuda": torch.cuda.is_available()}}
     if "fc" in parts:
-        results["fc"] = run_snnx("fc_defaults", [f"train.epochs={args.fc_epochs}"], args.out, data_dir)
+        results["fc"] = run_snnx("fc_defaults", [f"train.epochs={args.fc_epochs}"], args.out, data_dir,
+                                 resume=args.resume)
     if "conv" in parts:
-        results["conv"] = run_snnx("conv", [f"train.epochs={args.conv_epochs}"], args.out, data_dir, CONV)
+        results["conv"] = run_snnx("conv", [f"train.epochs={args.conv_epochs}"], args.out, data_dir, CONV,
+                                   args.resume)
         results["conv"]["config"] = str(CONV.relative_to(CONV.parents[1]))
     if "speed" in parts:
         results["speed"] = speed(data_dir, args.out, args.speed_batches, args.speed_repeats)
