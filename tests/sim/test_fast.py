@@ -10,6 +10,7 @@ from snnx.errors import SnnxError
 from snnx.loihi.cuba import CubaParams
 from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 from snnx.loihi.weights import lava_dense_weight
+from snnx.sim import fast
 from snnx.sim.fast import FastSimulator, _Conv, _Dense, _Lif, predictions, simulate
 from snnx.sim.randnet import random_dense_net, random_inputs
 
@@ -78,10 +79,14 @@ def test_dense_gemm_paths_are_exact(in_max):
     assert np.array_equal(np.asarray(syn(x)).astype(np.int64), want)
 
 
+@pytest.mark.parametrize("path", ["qconv", "im2col"])
 @pytest.mark.parametrize("seed", range(4))
-def test_conv_int8_im2col_equals_integer_cross_correlation(seed):
-    """Binary input through channels-last im2col and the int8 GEMM (9-bit weights split in two)
-    equals an int64 cross-correlation, with stride, padding and dilation, in both layouts."""
+def test_conv_int8_paths_equal_integer_cross_correlation(seed, path, monkeypatch):
+    """Binary input through oneDNN's int8 convolution, or channels-last im2col and the int8 GEMM
+    (where that convolution is missing), 9-bit weights split in two, equals an int64
+    cross-correlation, with stride, padding and dilation, in both layouts."""
+    if path == "im2col":
+        monkeypatch.setattr(fast, "_int8_conv_works", lambda: False)
     rng = np.random.default_rng(seed)
     c, k = int(rng.integers(1, 4)), int(rng.choice([1, 3, 5]))
     stride, pad, dil = int(rng.integers(1, 3)), int(rng.integers(0, 3)), int(rng.integers(1, 3))
@@ -95,7 +100,7 @@ def test_conv_int8_im2col_equals_integer_cross_correlation(seed):
                        padding=(pad, pad), dilation=(dil, dil))
     chw = _Conv(layer, in_shape, 1)
     hwc = _Conv(layer, in_shape, 1, hwc=True)
-    assert chw.gemm is not None
+    assert (chw.qconv if path == "qconv" else chw.gemm) is not None
     assert np.array_equal(chw(x), want)
     assert np.array_equal(hwc(x.transpose(0, 2, 3, 1)), want.transpose(0, 2, 3, 1))
 
