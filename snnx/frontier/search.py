@@ -106,7 +106,7 @@ def frontier_command(
 
     def objective(trial) -> tuple[float, float]:
         current["number"] = trial.number
-        return run_trial(trial, space, out, data_dir, worker)
+        return run_trial(trial, space, out, data_dir, worker, max(1.0, heartbeat_s / 2))
 
     import optuna
 
@@ -179,18 +179,19 @@ def open_study(url: str, name: str, space: Space, trials: int, heartbeat_s: int)
     return study
 
 
-def run_trial(trial, space: Space, out: Path, data_dir: Path | None, worker: str) -> tuple[float, float]:
+def run_trial(trial, space: Space, out: Path, data_dir: Path | None, worker: str,
+              poll_s: float = 1.0) -> tuple[float, float]:
     """One trial: its settings from the sampler, a full snnx run, the two objectives."""
     from snnx.pipeline import run_pipeline
 
     values = {p.key: p.suggest(trial) for p in space.params}
-    same = _same_settings(trial, values)
+    trial.set_user_attr("settings", values)  # before waiting: a worker proposing them too waits for this one
+    same = _same_settings(trial, values, poll_s)
     if same is not None:
         # NSGA-II proposes settings it has tried (small categorical spaces, or two workers
         # started together): a run is reproducible, so its figures are this trial's, for free
         for key in ("run", "synops_per_inference", "float_accuracy", "samples", "cores"):
             trial.set_user_attr(key, same.user_attrs.get(key))
-        trial.set_user_attr("settings", values)
         trial.set_user_attr("worker", worker)
         trial.set_user_attr("same_as", same.number)
         trial.set_user_attr("seconds", 0.0)
@@ -200,7 +201,6 @@ def run_trial(trial, space: Space, out: Path, data_dir: Path | None, worker: str
     folder = Path("trials") / f"trial-{trial.number:04d}"
     trial.set_user_attr("run", str(folder))
     trial.set_user_attr("worker", worker)
-    trial.set_user_attr("settings", values)
     log = out / "logs" / f"trial-{trial.number:04d}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"trial {trial.number}: {_settings(values)} -> {out / folder} (log {log})", flush=True)
@@ -224,12 +224,25 @@ def run_trial(trial, space: Space, out: Path, data_dir: Path | None, worker: str
     return float(acc), float(uj)
 
 
-def _same_settings(trial, values: dict[str, Any]):
-    """A complete trial of the same study with exactly these settings, else None."""
+def _same_settings(trial, values: dict[str, Any], poll_s: float = 1.0):
+    """A complete trial of the same study with exactly these settings, else None. If another
+    worker is running these settings now, wait for it (two workers whose samplers breed the
+    same child would otherwise train it twice); a dead worker's trial goes stale and fails."""
+    import optuna
     from optuna.trial import TrialState
 
-    done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return next((t for t in done if t.user_attrs.get("settings") == values), None)
+    study = trial.study
+    while True:
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+        same = [t for t in trials if t.number != trial.number and t.user_attrs.get("settings") == values]
+        done = next((t for t in same if t.state == TrialState.COMPLETE), None)
+        # only the earlier of two running twins waits for nobody: no two workers wait for each other
+        if done is not None or not any(t.number < trial.number for t in same):
+            return done
+        time.sleep(poll_s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
 
 
 def _count(study, state: str) -> int:

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "examples" / "frontier-smoke.yaml"
 
 
-def _frontier(out: Path, data: Path, trials: int, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "snnx", "frontier", "-c", str(SMOKE), "-o", str(out), "--trials", str(trials),
+def _frontier(out: Path, data: Path, trials: int, *extra: str, space: Path = SMOKE) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "snnx", "frontier", "-c", str(space), "-o", str(out), "--trials", str(trials),
            "--data-dir", str(data), *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
 
@@ -108,16 +108,19 @@ def test_killed_search_resumes_and_retries_the_dead_trial(tmp_path: Path, synthe
     assert "trial " not in capsys.readouterr().out and len(load_frontier(out / "frontier.json")["trials"]) == 2
 
 
-def test_a_repeated_proposal_reuses_the_trial_that_ran(tmp_path: Path, synthetic_data: Path, capsys) -> None:
-    """A space of one point: NSGA-II can only repeat it; the repeat costs no training."""
+def test_a_repeated_proposal_reuses_the_trial_that_ran(tmp_path: Path, synthetic_data: Path) -> None:
+    """A space of one point and two workers at once: both propose it; one trains, the other waits
+    for that trial and takes its figures (no second training run, no two workers waiting for
+    each other)."""
     smoke = __import__("yaml").safe_load(SMOKE.read_text())
     space = tmp_path / "one.yaml"
     space.write_text(json.dumps({"fixed": smoke["fixed"], "space": {"model.hidden": [[16]]}, "population": 2}))
     out = tmp_path / "front"
-    assert main(["frontier", "-c", str(space), "-o", str(out), "--trials", "2", "--data-dir", str(synthetic_data)]) == 0
-    assert "= trial 0's settings" in capsys.readouterr().out
+    procs = [_frontier(out, synthetic_data, 2, space=space) for _ in range(2)]
+    logs = "".join(_finish(p) for p in procs)
+    assert "= trial 0's settings" in logs, logs
     doc = load_frontier(out / "frontier.json")
-    first, second = doc["trials"]
+    first, second = sorted(doc["trials"], key=lambda t: t["number"])
     assert first["same_as"] is None and second["same_as"] == 0 and second["seconds"] == 0
     assert (second["fixed_accuracy"], second["energy_per_inference_uJ"], second["run"]) == (
         first["fixed_accuracy"], first["energy_per_inference_uJ"], first["run"])
