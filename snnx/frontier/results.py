@@ -75,10 +75,12 @@ def plot_frontier(doc: dict[str, Any], path: Path) -> Path:
     """The frontier figure of a frontier.json document."""
     from snnx.viz.figures import plot_accuracy_energy
 
-    done = [t for t in doc["trials"] if t["state"] == "COMPLETE"]
+    # a repeat (same_as) is the same point as the trial it repeats: drawn once, labelled once
+    done = [t for t in doc["trials"] if t["state"] == "COMPLETE" and t.get("same_as") is None]
     points = [{**t, "label": f"#{t['number']}"} for t in done]
     pareto = [i for i, t in enumerate(done) if t["pareto"]]
-    title = f"snnx frontier: {len(done)} trials, {len(pareto)} on the Pareto set (study {doc['study']})"
+    title = (f"snnx frontier: {len(done)} trained settings, {len(pareto)} on the Pareto set "
+             f"(study {doc['study']})")
     return plot_accuracy_energy(points, doc["published"], path, pareto, title)
 
 
