@@ -17,16 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from snnx.loihi.energy_profile import (  # noqa: F401 - re-exported: deploy's public names
-    DEFAULT_PROFILE,
-    PROFILE_DIR,
-    PUBLISHED_MNIST,
-    RENNER_TABLE_1,
-    EnergyProfile,
-    available_profiles,
-    dynamic_parts_pJ,
-    load_profile,
-)
+from snnx.loihi.energy_profile import PUBLISHED_MNIST, EnergyProfile, dynamic_parts_pJ
 from snnx.loihi.net import LoihiNet
 
 HOROWITZ_SOURCE = (

@@ -25,7 +25,6 @@ from snnx.deploy.energy import (
     ann_energy,
     bias_adds_per_inference,
     estimate_energy,
-    load_profile,
     macs_per_inference,
     neurobench_metrics,
 )
@@ -34,6 +33,7 @@ from snnx.deploy.mapping import core_map, format_core_map
 from snnx.deploy.report import format_energy, plot_energy, write_core_map_markdown, write_markdown
 from snnx.errors import SnnxError
 from snnx.io import publish_dir, staging_dir, write_json
+from snnx.loihi.energy_profile import load_profile
 from snnx.loihi.naming import layer_name
 from snnx.loihi.net import LoihiNet
 from snnx.run import RunFolder

@@ -106,20 +106,17 @@ def frontier_command(
 
     def objective(trial) -> tuple[float, float]:
         current["number"] = trial.number
-        return run_trial(trial, space, out, data_dir, worker, max(1.0, heartbeat_s / 2))
+        return run_trial(trial, space, out, data_dir, worker, poll_s)
 
-    import optuna
-
+    poll_s = max(1.0, heartbeat_s / 2)  # how often a waiting worker looks at the study again
     while True:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)  # also queues the retries of dead workers' trials
+        _fail_stale(study)
         done, running = _count(study, "COMPLETE"), _count(study, "RUNNING")
         if done >= trials:
             break
         if done + running >= trials and not _count(study, "WAITING"):
             # the last trials run elsewhere: wait for them (a dead worker's go stale and are retried)
-            time.sleep(max(1.0, heartbeat_s / 2))
+            time.sleep(poll_s)
             continue
         study.optimize(objective, n_trials=1, catch=(SnnxError,), gc_after_trial=True)
         _progress(study, current.get("number"), trials)
@@ -228,7 +225,6 @@ def _same_settings(trial, values: dict[str, Any], poll_s: float = 1.0):
     """A complete trial of the same study with exactly these settings, else None. If another
     worker is running these settings now, wait for it (two workers whose samplers breed the
     same child would otherwise train it twice); a dead worker's trial goes stale and fails."""
-    import optuna
     from optuna.trial import TrialState
 
     study = trial.study
@@ -240,9 +236,16 @@ def _same_settings(trial, values: dict[str, Any], poll_s: float = 1.0):
         if done is not None or not any(t.number < trial.number for t in same):
             return done
         time.sleep(poll_s)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
+        _fail_stale(study)
+
+
+def _fail_stale(study) -> None:
+    """Fail the trials of workers whose heartbeat stopped (this also queues their retries)."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def _count(study, state: str) -> int:

@@ -43,6 +43,7 @@ PUBLISHED_MNIST = [
      "source": f"{RENNER_TABLE_1} (Park et al. 2019)"},
 ]
 
+
 @dataclass
 class EnergyProfile:
     """Per-operation energies (and static power, step time), each with its source."""
@@ -108,7 +109,6 @@ def load_profile(name_or_path: str | Path | None) -> EnergyProfile:
         constants=data["constants"],
         path=str(path),
     )
-
 
 
 def dynamic_parts_pJ(synops: Any, spikes: Any, updates: Any, profile: EnergyProfile) -> dict[str, Any]:

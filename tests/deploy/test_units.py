@@ -12,13 +12,13 @@ from snnx.deploy.energy import (
     ann_energy,
     bias_adds_per_inference,
     estimate_energy,
-    load_profile,
     macs_per_inference,
 )
 from snnx.deploy.hw import lava_loihi_available, require_lava_loihi
 from snnx.deploy.manifest import Manifest, next_power_of_two, verify_bundle
 from snnx.deploy.mapping import core_map
 from snnx.errors import SnnxError
+from snnx.loihi.energy_profile import load_profile
 from snnx.loihi.limits import Loihi2Limits
 from snnx.loihi.net import InputSpec, LoihiLayer, LoihiNet
 

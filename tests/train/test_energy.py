@@ -14,8 +14,9 @@ import torch
 from conftest import CLASSIC
 
 from snnx.cli import main
-from snnx.deploy.energy import layer_energy, load_profile
+from snnx.deploy.energy import layer_energy
 from snnx.export.stage import export_command
+from snnx.loihi.energy_profile import load_profile
 from snnx.loihi.netx import read_netx
 from snnx.sim.activity import ActivityAccumulator
 from snnx.train.energy import energy_uJ, fan_outs, layer_counts, rates
