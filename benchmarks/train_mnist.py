@@ -33,6 +33,7 @@ from snnx.train.trainer import train
 
 RESULTS = Path(__file__).parent / "results"
 CONV = Path(__file__).resolve().parents[1] / "examples" / "conv.yaml"  # the conv model: one definition
+WARMUP = 5  # speed: untimed batches each side trains before the timed runs
 
 
 def run_snnx(name: str, sets: list[str], out: Path, data_dir: str, config: Path | None = None,
@@ -216,7 +217,12 @@ def speed(data_dir: str, out: Path, batches: int | None, repeats: int) -> dict:
     snnx and the plain loop run ``repeats`` times, alternating, and the median of each is reported:
     on a shared machine one pair's wall-clock ratio moved 3.3x-7.4x between two idle runs, while
     the CPU time per sample moved 2 %. Records the load average before and after and OMP_WAIT_POLICY,
-    which decides whether torch's idle OpenMP threads spin (the default) or sleep."""
+    which decides whether torch's idle OpenMP threads spin (the default) or sleep.
+
+    Both sides first train ``WARMUP`` batches untimed, so that neither median includes one-off
+    costs (loading the compiled kernel, oneDNN's first-call primitive creation, page faults)."""
+    snnx_epoch(data_dir, WARMUP)
+    plain_epoch(data_dir, WARMUP)
     load_before = os.getloadavg()
     ours_all, plain_all = [], []
     for _ in range(repeats):
@@ -234,7 +240,7 @@ def speed(data_dir: str, out: Path, batches: int | None, repeats: int) -> dict:
         return r["cpu_seconds"] / r["samples"]
 
     ours, plain = median(ours_all), median(plain_all)
-    return {"threads": torch.get_num_threads(), "batches": batches, "repeats": repeats,
+    return {"threads": torch.get_num_threads(), "batches": batches, "repeats": repeats, "warmup_batches": WARMUP,
             "load_average_1_5_15_min": {"before": [round(v, 2) for v in load_before],
                                         "after": [round(v, 2) for v in os.getloadavg()]},
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"), "tutorial5": tut, "plain": plain, "snnx": ours,
