@@ -578,32 +578,36 @@ class FastSimulator:
         if not self.stream:
             self.reset_stream()
         chunk = self.chunk_size()
-        parts = [
-            self._run_chunk(x[i : i + chunk], record_state) for i in range(0, max(len(x), 1), chunk)
-        ]
-        if len(parts) == 1:
-            return parts[0]
-
-        def cat(key: str) -> list[np.ndarray] | None:
-            if getattr(parts[0], key) is None:
-                return None
-            return [_cat_samples(arrs) for arrs in zip(*(getattr(p, key) for p in parts), strict=True)]
-
-        def cat1(key: str) -> np.ndarray | None:
-            if getattr(parts[0], key) is None:
-                return None
-            return _cat_samples([getattr(p, key) for p in parts])
-
-        return FastRun(
-            spikes=cat("spikes"), latency=self.latency, u=cat("u"), v=cat("v"),
-            in_spikes=cat1("in_spikes"), in_u=cat1("in_u"), in_v=cat1("in_v"),
-        )
+        first = self._run_chunk(x[:chunk], record_state)
+        if len(x) <= chunk:
+            return first
+        # later chunks are written into arrays for all samples, laid out as the first chunk's
+        # (no list of parts to concatenate: half the peak memory, one allocation per array)
+        keys = ("spikes", "u", "v", "in_spikes", "in_u", "in_v")
+        full = {
+            k: None if getattr(first, k) is None
+            else [_samples_like(a, len(x)) for a in getattr(first, k)] if k in ("spikes", "u", "v")
+            else _samples_like(getattr(first, k), len(x))
+            for k in keys
+        }
+        for i in range(0, len(x), chunk):
+            part = first if i == 0 else self._run_chunk(x[i : i + chunk], record_state)
+            for k in keys:
+                if full[k] is None:
+                    continue
+                pairs = zip(full[k], getattr(part, k), strict=True) if isinstance(full[k], list) else (
+                    [(full[k], getattr(part, k))])
+                for dst, src in pairs:
+                    dst[i : i + chunk] = src
+        return FastRun(latency=self.latency, **full)
 
     def chunk_size(self, budget_bytes: int = 32 * 2**20) -> int:
         """Samples simulated together: big GEMMs, yet inputs, currents and spikes stay small."""
         per = int(np.prod(self.net.input.shape)) * self.timesteps
         per += sum(int(np.prod(st.layer.shape)) for st in self.stages) * self.steps * 5
-        return max(1, budget_bytes // max(per, 1))
+        # at least 4: a big conv net's per-step ops (oneDNN, the compiled loop) pay a fixed cost
+        # per call (lava-dl's PilotNet LIF, 14 MB a sample: 4 per chunk measured ~15 % faster than 1)
+        return max(4, budget_bytes // max(per, 1))
 
     def _run_chunk(self, x: np.ndarray, record_state: bool) -> FastRun:
         if any(st.rec is not None for st in self.stages):
@@ -823,13 +827,14 @@ def _hwc_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (*shape[1:], shape[0])
 
 
-def _cat_samples(parts: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
-    """Concatenate along samples (axis 0) arrays that are transposed views (batch-major views of
-    time-major, channels-first views of channels-last state): joined in their memory order, so
-    whole rows are copied at once, not element by element across the transpose; viewed back."""
-    order = np.argsort([-stride for stride in parts[0].strides], kind="stable")
-    joined = np.concatenate([p.transpose(order) for p in parts], axis=int(np.flatnonzero(order == 0)[0]))
-    return joined.transpose(np.argsort(order))
+def _samples_like(part: np.ndarray, n: int) -> np.ndarray:
+    """An empty array like ``part`` (a transposed view: batch-major of time-major, channels-first
+    of channels-last) but with ``n`` samples on axis 0, in the same memory order, so that copying
+    a chunk into it moves whole rows, not elements across the transpose."""
+    order = np.argsort([-stride for stride in part.strides], kind="stable")
+    shape = [part.shape[k] for k in order]
+    shape[int(np.flatnonzero(order == 0)[0])] = n
+    return np.empty(shape, dtype=part.dtype).transpose(np.argsort(order))
 
 
 def _batch_major(a: np.ndarray) -> np.ndarray:
