@@ -583,23 +583,19 @@ class FastSimulator:
             return first
         # later chunks are written into arrays for all samples, laid out as the first chunk's
         # (no list of parts to concatenate: half the peak memory, one allocation per array)
-        keys = ("spikes", "u", "v", "in_spikes", "in_u", "in_v")
-        full = {
-            k: None if getattr(first, k) is None
-            else [_samples_like(a, len(x)) for a in getattr(first, k)] if k in ("spikes", "u", "v")
-            else _samples_like(getattr(first, k), len(x))
-            for k in keys
-        }
-        for i in range(0, len(x), chunk):
+        n = len(x)
+        layers = {k: [_samples_like(a, n) for a in getattr(first, k)]
+                  for k in ("spikes", "u", "v") if getattr(first, k) is not None}
+        block = {k: _samples_like(getattr(first, k), n)
+                 for k in ("in_spikes", "in_u", "in_v") if getattr(first, k) is not None}
+        for i in range(0, n, chunk):
             part = first if i == 0 else self._run_chunk(x[i : i + chunk], record_state)
-            for k in keys:
-                if full[k] is None:
-                    continue
-                pairs = zip(full[k], getattr(part, k), strict=True) if isinstance(full[k], list) else (
-                    [(full[k], getattr(part, k))])
-                for dst, src in pairs:
+            for k, dsts in layers.items():
+                for dst, src in zip(dsts, getattr(part, k), strict=True):
                     dst[i : i + chunk] = src
-        return FastRun(latency=self.latency, **full)
+            for k, dst in block.items():
+                dst[i : i + chunk] = getattr(part, k)
+        return FastRun(latency=self.latency, **layers, **block)
 
     def chunk_size(self, budget_bytes: int = 32 * 2**20) -> int:
         """Samples simulated together: big GEMMs, yet inputs, currents and spikes stay small."""

@@ -26,11 +26,15 @@ def digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return test.images[:, 0].numpy(), test.labels.numpy()
 
 
+def tensor_counts(models, images: torch.Tensor) -> np.ndarray:
+    """The float model's output spike counts for [N, 28, 28] pixels in [0, 1] given as a tensor (no file)."""
+    x = encode_images(models.encoding(), images.unsqueeze(1), seed=0)
+    return float_trace(models.model, x, record_v=False).counts
+
+
 def clear_digits(run: Path, images: np.ndarray, labels: np.ndarray, n: int = 3) -> list[int]:
     """Test images the float model gets right by a margin straight from the tensor (no file)."""
-    models = load_run_models(run)
-    x = encode_images(models.encoding(), torch.from_numpy(images).float().div(255).unsqueeze(1), seed=0)
-    counts = float_trace(models.model, x, record_v=False).counts
+    counts = tensor_counts(load_run_models(run), torch.from_numpy(images).float().div(255))
     top2 = np.sort(counts, axis=1)[:, -2:]
     ok = np.flatnonzero((counts.argmax(1) == labels) & (top2[:, 1] - top2[:, 0] >= 3))
     assert len(ok) >= n, "the tiny model should classify a few clear digits"
@@ -139,8 +143,8 @@ def test_real_digits_as_files_predict_their_label_float_and_fixed(tiny_run: Path
             assert best > (0.999 if kind == "mnist" else 0.85), (kind, best)
             # ... and predicted as the model predicts those pixels from a tensor (the MNIST PNG:
             # its label; a one-epoch model need not be robust to the photo's one-pixel shifts)
-            x = encode_images(models.encoding(), torch.from_numpy(pixels).float().view(1, 1, 28, 28), seed=0)
-            expected = labels[i] if kind == "mnist" else int(float_trace(models.model, x, record_v=False).counts.argmax())
+            expected = labels[i] if kind == "mnist" else int(
+                tensor_counts(models, torch.from_numpy(pixels).float().view(1, 28, 28)).argmax())
             assert result["float_prediction"] == expected, (kind, result)
             assert result["fixed_prediction"] == result["float_prediction"], (kind, result)
             assert len(result["float_counts"]) == len(result["fixed_counts"]) == 10
